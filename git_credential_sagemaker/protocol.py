@@ -1,0 +1,195 @@
+"""git's credential helper protocol: parse a request, match entries, format an answer.
+
+Pure functions over bytes, as git-credential(1) describes the wire format::
+
+    git --stdin--> key=value\\n ... \\n --> parse() --> Request
+    Request --> matches(entry) / answer() --> key=value\\n ... --> stdout --> git
+
+Input is read as bytes, never through text-mode stdin: text mode turns a bare CR into a
+newline, which lets a crafted value smuggle in a second key (the CVE-2024-52006 class).
+This module is on the hot path of `get`, so it imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Optional
+from urllib.parse import unquote, urlsplit
+
+MAX_LINE = 65535
+
+# Attributes a stored entry is keyed on, in the order `git credential` prints them.
+KEY_FIELDS = ("protocol", "host", "path", "username")
+# Secrets and their companions: stored encrypted, printed by `get`.
+SECRET_FIELDS = ("password", "password_expiry_utc", "oauth_refresh_token", "authtype", "credential")
+AUTHTYPE_FIELDS = ("authtype", "credential")
+
+
+class ProtocolError(ValueError):
+    """A request git could never have sent; the helper answers nothing."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Request:
+    """One credential description. `None` means git did not send the attribute."""
+
+    protocol: Optional[str] = None
+    host: Optional[str] = None
+    path: Optional[str] = None
+    username: Optional[str] = None
+    password: Optional[str] = None
+    password_expiry_utc: Optional[str] = None
+    oauth_refresh_token: Optional[str] = None
+    authtype: Optional[str] = None
+    credential: Optional[str] = None
+    ephemeral: bool = False
+    capabilities: tuple[str, ...] = ()
+    wwwauth: tuple[str, ...] = ()
+    state: tuple[str, ...] = ()
+    continue_: bool = False
+    quit: bool = False
+
+    def __repr__(self) -> str:
+        # Never let a secret reach a traceback or a log through repr().
+        shown = {k: getattr(self, k) for k in KEY_FIELDS if getattr(self, k) is not None}
+        return f"Request({shown!r})"
+
+    @property
+    def key(self) -> tuple[Optional[str], ...]:
+        return tuple(getattr(self, k) for k in KEY_FIELDS)
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        """The fields a `store` keeps encrypted (and `get` prints back)."""
+        return {k: v for k in SECRET_FIELDS if (v := getattr(self, k)) is not None}
+
+    @property
+    def wants_authtype(self) -> bool:
+        return "authtype" in self.capabilities
+
+
+def _truthy(value: str) -> bool:
+    return value.lower() in ("1", "true", "yes", "on")
+
+
+def _url_fields(url: str) -> dict[str, Optional[str]]:
+    """Split `url=` the way git's credential_from_url does; it replaces earlier fields."""
+    fields: dict[str, Optional[str]] = dict.fromkeys((*KEY_FIELDS, "password"))
+    if "://" not in url:
+        return fields
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    userinfo, at, hostport = netloc.rpartition("@")
+    if not at:
+        hostport = netloc
+    else:
+        user, colon, password = userinfo.partition(":")
+        fields["username"] = unquote(user)
+        if colon:
+            fields["password"] = unquote(password)
+    fields["protocol"] = parts.scheme
+    fields["host"] = unquote(hostport)
+    path = url.split("://", 1)[1].partition("/")[2].split("?")[0].split("#")[0]
+    if path:
+        fields["path"] = unquote(path)
+    for value in fields.values():
+        if value is not None and ("\n" in value or "\r" in value or "\0" in value):
+            raise ProtocolError("url= holds a control character")
+    return fields
+
+
+def parse(data: bytes) -> Request:
+    """Parse one request. Raises ProtocolError for anything git would never send."""
+    if b"\0" in data:
+        raise ProtocolError("NUL byte in request")
+    fields: dict[str, object] = {}
+    lists: dict[str, list[str]] = {"capabilities": [], "wwwauth": [], "state": []}
+    for raw in data.split(b"\n"):
+        line = raw[:-1] if raw.endswith(b"\r") else raw
+        if len(line) > MAX_LINE:
+            raise ProtocolError("line longer than 65535 bytes")
+        if not line:  # a blank line, or the end of input, ends the request
+            break
+        if b"\r" in line:
+            raise ProtocolError("CR inside a value")
+        key_b, eq, value_b = line.partition(b"=")
+        if not eq:
+            raise ProtocolError("line without '='")
+        try:
+            key, value = key_b.decode(), value_b.decode()
+        except UnicodeDecodeError as exc:
+            raise ProtocolError("request is not UTF-8") from exc
+        if key == "url":
+            for field, fvalue in _url_fields(value).items():
+                fields[field] = fvalue
+        elif key in KEY_FIELDS or key in SECRET_FIELDS:
+            fields[key] = value
+        elif key == "capability[]":
+            lists["capabilities"].append(value)
+        elif key == "wwwauth[]":
+            lists["wwwauth"].append(value)
+        elif key == "state[]":
+            lists["state"].append(value)
+        elif key in ("ephemeral", "quit"):
+            fields[key] = _truthy(value)
+        elif key == "continue":
+            fields["continue_"] = _truthy(value)
+        # Any other key is ignored, as git-credential(1) asks of helpers.
+    return Request(**fields, **{k: tuple(v) for k, v in lists.items()})  # type: ignore[arg-type]
+
+
+def format_request(request: Request) -> bytes:
+    """The wire form of a request; parse(format_request(r)) == r."""
+    lines: list[tuple[str, str]] = []
+    lines += [("capability[]", v) for v in request.capabilities]
+    for key in KEY_FIELDS + SECRET_FIELDS:
+        value = getattr(request, key)
+        if value is not None:
+            lines.append((key, value))
+    lines += [("wwwauth[]", v) for v in request.wwwauth]
+    lines += [("state[]", v) for v in request.state]
+    for flag, key in (("ephemeral", "ephemeral"), ("continue_", "continue"), ("quit", "quit")):
+        if getattr(request, flag):
+            lines.append((key, "1"))
+    return format_lines(lines)
+
+
+def format_lines(lines: Iterable[tuple[str, str]]) -> bytes:
+    out = bytearray()
+    for key, value in lines:
+        out += f"{key}={value}\n".encode()
+    return bytes(out)
+
+
+def matches(request: Request, entry_key: Mapping[str, Optional[str]]) -> bool:
+    """git's credential_match: an attribute absent from the request matches anything."""
+    for field in KEY_FIELDS:
+        want = getattr(request, field)
+        if want is not None and entry_key.get(field) != want:
+            return False
+    return True
+
+
+def answer(request: Request, username: Optional[str], secrets: Mapping[str, str]) -> bytes:
+    """The reply to `get` for one stored entry."""
+    lines: list[tuple[str, str]] = []
+    send_authtype = request.wants_authtype and "credential" in secrets
+    if send_authtype:
+        lines.append(("capability[]", "authtype"))
+    if username is not None:
+        lines.append(("username", username))
+    for field in SECRET_FIELDS:
+        if field in AUTHTYPE_FIELDS and not send_authtype:
+            continue
+        if field in secrets:
+            lines.append((field, secrets[field]))
+    return format_lines(lines)
+
+
+def capability_answer(implemented: Iterable[str] = ("authtype",)) -> bytes:
+    return b"version 0\n" + b"".join(f"capability {c}\n".encode() for c in implemented)
+
+
+def has_control(value: str) -> bool:
+    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
