@@ -1,0 +1,472 @@
+"""The encrypted file keyring on the persistent volume: a `keyring` backend.
+
+It keeps keyrings.alt's file format (an INI file, names escaped by keyrings.alt's `escape`,
+values base64) and replaces what is weak in its EncryptedKeyring: Argon2id instead of
+1000 rounds of PBKDF2, AES-256-GCM per entry instead of unauthenticated CFB, a checked
+reference value instead of `assert`, and atomic writes under a lock instead of in-place ones.
+
+Layout of `keyring.cfg`::
+
+    [keyring_2Dsetting]            scheme, version, KDF parameters, sealed check value
+    [https_3A_2F_2Fgithub_2Ecom]   one section per service: protocol://host[/path]
+    ualice = <base64 sealed JSON>  "u" + escaped username; "n" when git sent no username
+    ualice.meta = {...}            key fields, stored and expiry times: plain, sealed as AAD
+
+Every write: lock `.lock` (bounded wait), read and parse, change, write a temp file,
+fsync, rename over the old file, fsync the directory. A file that does not parse is
+never overwritten. The backend is not registered for keyring's discovery (its priority is
+negative and it has no entry point), so pip or twine never ask for this passphrase.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import configparser
+import contextlib
+import datetime as dt
+import errno
+import fcntl
+import io
+import json
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from keyring.errors import PasswordDeleteError
+from keyrings.alt.escape import escape  # type: ignore[import-untyped]
+from keyrings.alt.file_base import Keyring  # type: ignore[import-untyped]
+
+from git_credential_sagemaker import crypto
+
+FILENAME = "keyring.cfg"
+LOCKNAME = ".lock"
+SETTINGS = escape("keyring-setting")
+CHECK_OPTION = escape("password reference")
+CHECK_VALUE = b"git-credential-sagemaker reference value"
+LOCK_TIMEOUT = 10.0
+
+# Called with new=True when the passphrase is being chosen (so it should be confirmed).
+PassphraseSource = Callable[[bool], str]
+
+
+class StoreError(Exception):
+    """A one-line, secret-free reason the store cannot be used as asked."""
+
+
+class WrongPassphrase(StoreError):
+    pass
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What is known about a stored credential without decrypting it."""
+
+    protocol: str
+    host: str
+    path: Optional[str]
+    username: Optional[str]
+    stored: str
+    expiry: Optional[str]
+    section: str
+    option: str
+
+    @property
+    def key(self) -> dict[str, Optional[str]]:
+        return {"protocol": self.protocol, "host": self.host, "path": self.path,
+                "username": self.username}
+
+
+def service_name(protocol: str, host: str, path: Optional[str]) -> str:
+    return f"{protocol}://{host}" + ("" if path is None else f"/{path}")
+
+
+def option_name(username: Optional[str]) -> str:
+    return "n" if username is None else "u" + escape(username)
+
+
+def _new_parser() -> configparser.RawConfigParser:
+    parser = configparser.RawConfigParser(interpolation=None, strict=True)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # case matters in names
+    return parser
+
+
+def _owner_problem(path: Path, st: os.stat_result) -> Optional[str]:
+    if stat.S_ISLNK(st.st_mode):
+        return f"{path} is a symlink; refusing to use it"
+    if st.st_uid != os.getuid():
+        return f"{path} is owned by uid {st.st_uid}, not you; refusing to use it"
+    return None
+
+
+def ensure_private_dir(path: Path, create: bool = True) -> bool:
+    """Make or check a 0700 directory we own. Returns False when it is absent and not made."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        if not create:
+            return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(path, 0o700)
+        os.chmod(path, 0o700)  # whatever the umask
+        st = os.lstat(path)
+    problem = _owner_problem(path, st)
+    if problem is None and not stat.S_ISDIR(st.st_mode):
+        problem = f"{path} is not a directory"
+    if problem is None and stat.S_IMODE(st.st_mode) & 0o077:
+        problem = (f"{path} is readable by others (mode {stat.S_IMODE(st.st_mode):03o}); "
+                   f"fix it with: chmod 700 '{path}'")
+    if problem:
+        raise StoreError(problem)
+    return True
+
+
+def _check_file(path: Path) -> bool:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    problem = _owner_problem(path, st)
+    if problem is None and stat.S_IMODE(st.st_mode) & 0o077:
+        problem = (f"{path} is readable by others (mode {stat.S_IMODE(st.st_mode):03o}); "
+                   f"fix it with: chmod 600 '{path}'")
+    if problem:
+        raise StoreError(problem)
+    return True
+
+
+@contextlib.contextmanager
+def exclusive_lock(directory: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold `.lock` exclusively; give up with a clear error after `timeout` seconds."""
+    fd = os.open(directory / LOCKNAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise StoreError(
+                        f"{directory / LOCKNAME} is held by another process for over "
+                        f"{timeout:g}s; try again"
+                    ) from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Replace `path` so that a crash leaves the old file or the new one, never a mix."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class FileKeyring(Keyring):  # type: ignore[misc]  # keyrings.alt ships no types
+    """Encrypted keyring file for git credentials (use by name; never auto-selected)."""
+
+    priority = -1  # below keyring's fail backend: never chosen
+    filename = FILENAME
+    scheme = crypto.SCHEME
+    version = crypto.VERSION
+
+    def __init__(
+        self,
+        directory: Optional[Path] = None,
+        passphrase: Optional[PassphraseSource] = None,
+        key: Optional[bytes] = None,
+        lock_timeout: float = LOCK_TIMEOUT,
+    ) -> None:
+        super().__init__()
+        if directory is None:  # loaded by name, e.g. `keyring -b ...`: configure as the CLI does
+            from git_credential_sagemaker import settings
+
+            conf = settings.Settings.load(os.environ, settings.read_git_config())
+            directory, passphrase = conf.store_dir, passphrase or conf.passphrase_source()
+        self.directory = Path(directory)
+        self._passphrase = passphrase
+        self._key = key
+        self._params: Optional[crypto.KdfParams] = None
+        self._cache: Optional[tuple[bytes, configparser.RawConfigParser]] = None
+        self.lock_timeout = lock_timeout
+
+    @property
+    def file_path(self) -> str:
+        return str(self.directory / self.filename)
+
+    @property
+    def path(self) -> Path:
+        return self.directory / self.filename
+
+    def __repr__(self) -> str:
+        return f"<FileKeyring {self.scheme} v{self.version} at {self.path}>"
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _load(self, use_cache: bool = True) -> Optional[configparser.RawConfigParser]:
+        """The parsed file, or None when there is none yet. Never changes anything.
+
+        Callers that mutate the result (transact) pass use_cache=False to get their own copy.
+        """
+        if not ensure_private_dir(self.directory, create=False) or not _check_file(self.path):
+            return None
+        parser = _new_parser()
+        try:
+            raw = self.path.read_bytes()
+            if use_cache and self._cache is not None and self._cache[0] == raw:
+                return self._cache[1]  # parsing, not reading, is what costs
+            text = raw.decode("utf-8")
+            parser.read_file(io.StringIO(text), source=str(self.path))
+            settings = dict(parser.items(SETTINGS))
+            if settings.get("scheme") != self.scheme:
+                raise ValueError(f"unknown scheme {settings.get('scheme')!r}")
+            if settings.get("version") != self.version:
+                raise ValueError(f"unknown version {settings.get('version')!r}")
+            crypto.KdfParams.from_fields(settings)
+            base64.b64decode(settings[CHECK_OPTION], validate=True)
+        except (OSError, UnicodeDecodeError, configparser.Error, KeyError, ValueError,
+                binascii.Error) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise StoreError(f"keyring file {self.path} is unreadable ({reason}); "
+                             "it was left untouched") from None
+        if use_cache:
+            self._cache = (raw, parser)
+        return parser
+
+    def entries(self) -> list[Entry]:
+        """Every stored credential's public half. Needs no passphrase."""
+        parser = self._load()
+        return [] if parser is None else self._entries(parser)
+
+    def _entries(self, parser: configparser.RawConfigParser) -> list[Entry]:
+        found = []
+        for section in parser.sections():
+            if section == SETTINGS:
+                continue
+            for option, _value in parser.items(section):
+                if option.endswith(".meta"):
+                    continue
+                meta = self._meta(parser, section, option)
+                found.append(Entry(
+                    protocol=meta["protocol"], host=meta["host"], path=meta.get("path"),
+                    username=meta.get("username"), stored=meta.get("stored", ""),
+                    expiry=meta.get("expiry"), section=section, option=option,
+                ))
+        return found
+
+    def _meta(
+        self, parser: configparser.RawConfigParser, section: str, option: str
+    ) -> dict[str, str]:
+        try:
+            meta = json.loads(parser.get(section, option + ".meta"))
+            if not isinstance(meta, dict):
+                raise TypeError
+            if (escape(service_name(meta["protocol"], meta["host"], meta.get("path"))) != section
+                    or option_name(meta.get("username")) != option):
+                raise ValueError
+        except (configparser.Error, ValueError, TypeError, KeyError):
+            raise StoreError(f"entry {section}/{option} in {self.path} is damaged or was "
+                             "moved; remove it with `git-credential-sagemaker logout`") from None
+        return meta
+
+    # -- the key ---------------------------------------------------------------------------
+
+    @property
+    def unlocked(self) -> bool:
+        return self._key is not None
+
+    def unlock(self, parser: Optional[configparser.RawConfigParser] = None) -> bytes:
+        """Derive the key once; a wrong passphrase fails authentication of the check value."""
+        if self._key is not None:
+            return self._key
+        if parser is None:
+            parser = self._load()
+        if self._passphrase is None:
+            raise StoreError("the keyring is locked and no passphrase source is available")
+        if parser is None:
+            params = crypto.KdfParams.fresh()
+            key = crypto.derive_key(self._passphrase(True), params)
+        else:
+            params = crypto.KdfParams.from_fields(dict(parser.items(SETTINGS)))
+            key = crypto.derive_key(self._passphrase(False), params)
+            if not self._opens(parser, key):
+                raise WrongPassphrase(f"wrong passphrase for {self.path}")
+        self._key, self._params = key, params
+        return key
+
+    @staticmethod
+    def _opens(parser: configparser.RawConfigParser, key: bytes) -> bool:
+        """Whether `key` authenticates this file's reference value."""
+        sealed = base64.b64decode(parser.get(SETTINGS, CHECK_OPTION))
+        try:
+            return crypto.unseal(key, sealed, SETTINGS.encode()) == CHECK_VALUE
+        except crypto.AuthenticationError:
+            return False
+
+    def lock(self) -> None:
+        self._key = None
+
+    def key_for_agent(self) -> bytes:
+        """The derived key, for handing to the unlock agent over a private pipe."""
+        return self.unlock()
+
+    # -- entries ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _aad(section: str, option: str, meta_json: str) -> bytes:
+        return f"{section}\0{option}\0{meta_json}".encode()
+
+    def secrets(self, entry: Entry) -> dict[str, str]:
+        """Decrypt one entry. A changed or moved entry is an error, never garbage."""
+        parser = self._load()
+        if parser is None or not parser.has_option(entry.section, entry.option):
+            raise StoreError(f"entry for {entry.host} vanished from {self.path}")
+        key = self.unlock(parser)
+        meta_json = parser.get(entry.section, entry.option + ".meta")
+        try:
+            sealed = base64.b64decode(parser.get(entry.section, entry.option), validate=False)
+            plain = crypto.unseal(key, sealed, self._aad(entry.section, entry.option, meta_json))
+            data = json.loads(plain)
+            if not isinstance(data, dict):
+                raise ValueError
+        except (crypto.AuthenticationError, binascii.Error, ValueError):
+            raise StoreError(f"entry for {entry.host} in {self.path} failed authentication "
+                             "(changed outside this tool); remove it with "
+                             "`git-credential-sagemaker logout`") from None
+        return {str(k): str(v) for k, v in data.items()}
+
+    def transact(self, change: Callable[[configparser.RawConfigParser, bytes], bool]) -> None:
+        """Lock, re-read, apply `change`, and write atomically if it reports a change."""
+        ensure_private_dir(self.directory, create=True)
+        gitignore = self.directory / ".gitignore"
+        if not gitignore.exists():
+            atomic_write(gitignore, "*\n")
+        key = self.unlock()  # before locking: choosing a passphrase must not hold the lock
+        with exclusive_lock(self.directory, self.lock_timeout):
+            parser = self._load(use_cache=False)
+            fresh = parser is None
+            if parser is None:
+                parser = self._initial_document(key)
+            elif not self._opens(parser, key):  # another process created the file meanwhile
+                self.lock()
+                key = self.unlock(parser)
+            if not change(parser, key) and not fresh:
+                return
+            out = io.StringIO()
+            parser.write(out)
+            atomic_write(self.path, out.getvalue())
+
+    def _initial_document(self, key: bytes) -> configparser.RawConfigParser:
+        params = self._params
+        if params is None:
+            raise StoreError(f"{self.path} is gone; unlock again to start a new keyring")
+        parser = _new_parser()
+        parser.add_section(SETTINGS)
+        parser.set(SETTINGS, "scheme", self.scheme)
+        parser.set(SETTINGS, "version", self.version)
+        for name, value in params.to_fields().items():
+            parser.set(SETTINGS, name, value)
+        check = crypto.seal(key, CHECK_VALUE, SETTINGS.encode())
+        parser.set(SETTINGS, CHECK_OPTION, base64.b64encode(check).decode())
+        return parser
+
+    def put(self, key_fields: Mapping[str, Optional[str]], secrets: Mapping[str, str]) -> None:
+        """Store one credential, replacing the one with the same protocol/host/path/username."""
+        protocol, host = key_fields["protocol"], key_fields["host"]
+        if not protocol or not host:
+            raise StoreError("a credential needs a protocol and a host")
+        section = escape(service_name(protocol, host, key_fields.get("path")))
+        option = option_name(key_fields.get("username"))
+        meta: dict[str, str] = {k: v for k, v in key_fields.items() if v is not None}
+        meta["stored"] = _now()
+        if secrets.get("password_expiry_utc"):
+            meta["expiry"] = secrets["password_expiry_utc"]
+        meta_json = json.dumps(meta, sort_keys=True)
+
+        def change(parser: configparser.RawConfigParser, key: bytes) -> bool:
+            plain = json.dumps(dict(secrets), sort_keys=True).encode()
+            sealed = crypto.seal(key, plain, self._aad(section, option, meta_json))
+            if not parser.has_section(section):
+                parser.add_section(section)
+            parser.set(section, option, base64.b64encode(sealed).decode())
+            parser.set(section, option + ".meta", meta_json)
+            return True
+
+        self.transact(change)
+
+    def remove(self, doomed: Callable[[Entry], bool]) -> int:
+        """Delete every entry `doomed` picks, in one atomic write. Returns how many."""
+        removed = 0
+
+        def change(parser: configparser.RawConfigParser, key: bytes) -> bool:
+            nonlocal removed
+            for entry in self._entries(parser):
+                if parser.has_option(entry.section, entry.option) and doomed(entry):
+                    parser.remove_option(entry.section, entry.option)
+                    parser.remove_option(entry.section, entry.option + ".meta")
+                    if not parser.items(entry.section):
+                        parser.remove_section(entry.section)
+                    removed += 1
+            return removed > 0
+
+        if self._load() is not None:
+            self.transact(change)
+        return removed
+
+    # -- the keyring API, for `keyring -b git_credential_sagemaker.store.FileKeyring` -------
+
+    def _find(self, service: str, username: str) -> Optional[Entry]:
+        section, option = escape(service), option_name(username)
+        return next((e for e in self.entries() if (e.section, e.option) == (section, option)),
+                    None)
+
+    def get_password(self, service: str, username: str) -> Optional[str]:
+        entry = self._find(service, username)
+        return None if entry is None else self.secrets(entry).get("password")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        protocol, sep, rest = service.partition("://")
+        if not sep:
+            raise StoreError("service must look like protocol://host[/path]")
+        host, slash, path = rest.partition("/")
+        self.put({"protocol": protocol, "host": host, "path": path if slash else None,
+                  "username": username}, {"password": password})
+
+    def delete_password(self, service: str, username: str) -> None:
+        target = self._find(service, username)
+        if target is None or not self.remove(lambda e: e == target):
+            raise PasswordDeleteError("Password not found")
+
+    def encrypt(self, password: bytes, assoc: Optional[bytes] = None) -> bytes:
+        return crypto.seal(self.unlock(), password, assoc or b"")
+
+    def decrypt(self, password_encrypted: bytes, assoc: Optional[bytes] = None) -> bytes:
+        return crypto.unseal(self.unlock(), password_encrypted, assoc or b"")
