@@ -1,0 +1,164 @@
+"""Whether and how to ask the user something: askpass, the terminal, or not at all.
+
+One module owns the policy, because a prompt in the wrong place hangs a notebook cell:
+
+    GIT_TERMINAL_PROMPT=0 or credential.interactive=false  -> never prompt
+    askpass set (GIT_ASKPASS, core.askPass, SSH_ASKPASS)    -> run it (editors show a box)
+    /dev/tty opens and we are not under a Jupyter kernel    -> getpass on the terminal
+    otherwise                                               -> no prompt; one line of hint
+
+stdin is git's pipe, never a keyboard, so the terminal is opened by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import getpass
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from typing import Callable, Optional
+
+NOTEBOOK_HINT = "from git_credential_sagemaker import login; login()"
+TERMINAL_HINT = "git-credential-sagemaker login"
+ATTEMPTS = 3
+
+# Reads one git config value (None when unset); injected so tests and callers control it.
+ConfigReader = Callable[[str], Optional[str]]
+
+
+class PromptError(Exception):
+    """A prompt that could not complete; the message is one line and holds no secret."""
+
+
+def in_jupyter_kernel(env: Mapping[str, str]) -> bool:
+    """Child processes of a Jupyter kernel inherit these from jupyter_client and ipykernel."""
+    return bool(
+        env.get("JPY_PARENT_PID")
+        or env.get("JPY_SESSION_NAME")
+        or "matplotlib_inline" in env.get("MPLBACKEND", "")
+    )
+
+
+def sanitize(value: str) -> str:
+    """Percent-encode control characters so a hostile host name can't redraw the prompt."""
+    return "".join(
+        f"%{ord(c):02X}" if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 else c for c in value
+    )
+
+
+def git_config_reader(cwd: Optional[str] = None) -> ConfigReader:
+    def read(name: str) -> Optional[str]:
+        try:
+            done = subprocess.run(["git", "config", "--get", name], capture_output=True,
+                                  text=True, timeout=10, cwd=cwd, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+    return read
+
+
+@dataclasses.dataclass(frozen=True)
+class Prompter:
+    """The prompting policy, read once from the environment and git config."""
+
+    allowed: bool
+    askpass: Optional[str]
+    in_kernel: bool
+    tty_path: str = "/dev/tty"
+
+    @classmethod
+    def load(cls, env: Mapping[str, str], config: ConfigReader) -> Prompter:
+        interactive = (config("credential.interactive") or "true").lower()
+        allowed = env.get("GIT_TERMINAL_PROMPT", "1") not in ("0", "false", "no") and (
+            interactive not in ("false", "never", "0", "no", "off"))
+        askpass = (env.get("GIT_ASKPASS") or config("core.askPass")
+                   or env.get("SSH_ASKPASS") or None)
+        return cls(allowed=allowed, askpass=askpass, in_kernel=in_jupyter_kernel(env))
+
+    @property
+    def terminal_prompt_disabled(self) -> bool:
+        return not self.allowed
+
+    def channel(self) -> Optional[str]:
+        """'askpass', 'tty', or None when asking would be wrong or would hang."""
+        if not self.allowed:
+            return None
+        if self.askpass:
+            return "askpass"
+        if self.in_kernel:
+            return None
+        try:
+            fd = os.open(self.tty_path, os.O_RDWR | os.O_NOCTTY)
+        except OSError:
+            return None
+        os.close(fd)
+        return "tty"
+
+    def ask(self, text: str, secret: bool = True) -> Optional[str]:
+        """One answer, or None when no prompt is possible here."""
+        how = self.channel()
+        if how == "askpass" and self.askpass:
+            return _askpass(self.askpass, text)
+        if how == "tty":
+            return _tty(text, secret, self.tty_path)
+        return None
+
+    def hint(self, what: str) -> str:
+        """The one line that tells a user where they can type instead."""
+        if self.in_kernel:
+            return f"git-credential-sagemaker: {what}; in a notebook cell run: {NOTEBOOK_HINT}"
+        return f"git-credential-sagemaker: {what}; in a terminal run: {TERMINAL_HINT}"
+
+    def new_passphrase(self, store_path: str) -> str:
+        """Choose a passphrase: asked twice, up to three times, never blank."""
+        for _ in range(ATTEMPTS):
+            first = self.ask(f"Choose a passphrase for {store_path}: ")
+            if first is None:
+                raise PromptError(self.hint("a passphrase is needed to create the keyring"))
+            if not first.strip():
+                _say("git-credential-sagemaker: the passphrase can't be blank")
+                continue
+            if self.ask("Confirm the passphrase: ") == first:
+                return first
+            _say("git-credential-sagemaker: the passphrases did not match")
+        raise PromptError("git-credential-sagemaker: no passphrase was chosen")
+
+    def passphrase(self, store_path: str) -> str:
+        answer = self.ask(f"Passphrase for {store_path}: ")
+        if answer is None:
+            raise PromptError(self.hint("the keyring is locked"))
+        return answer
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def _askpass(program: str, text: str) -> Optional[str]:
+    try:
+        done = subprocess.run([program, text], capture_output=True, timeout=600, check=False,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.decode("utf-8", "replace").rstrip("\r\n")
+
+
+def _tty(text: str, secret: bool, tty_path: str) -> Optional[str]:
+    try:
+        with open(tty_path, "r+", encoding="utf-8") as tty:
+            if secret:
+                return getpass.getpass(text, stream=tty)
+            tty.write(text)
+            tty.flush()
+            return tty.readline().rstrip("\r\n")
+    except (OSError, EOFError):
+        return None
+    except KeyboardInterrupt:
+        with contextlib.suppress(OSError):
+            sys.stderr.write("\n")
+        raise PromptError("git-credential-sagemaker: interrupted") from None

@@ -1,0 +1,160 @@
+"""Real `git credential fill/approve/reject` through the helper, as git drives it on a push."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from conftest import User
+
+GH = "protocol=https\nhost=github.com\n"
+
+
+def git_version() -> tuple[int, ...]:
+    out = subprocess.run(["git", "version"], capture_output=True, text=True, check=True).stdout
+    return tuple(int(p) for p in out.split()[2].split(".")[:2])
+
+
+def nothing_stored(user: User, request: str) -> bool:
+    done = user.helper("get", request.encode())
+    assert done.returncode == 0 and done.stderr == b""
+    return done.stdout == b""
+
+
+def test_fill_returns_what_approve_stored(user: User) -> None:
+    user.approve(GH + "username=alice\npassword=ghp_alice\n")
+    assert user.fill(GH) == {"protocol": "https", "host": "github.com",
+                             "username": "alice", "password": "ghp_alice"}
+
+
+def test_matching_on_protocol_host_and_port(user: User) -> None:
+    user.approve("protocol=https\nhost=git.example.com:8443\nusername=u\npassword=p1\n")
+    assert user.fill("protocol=https\nhost=git.example.com:8443\n")["password"] == "p1"
+    assert nothing_stored(user, "protocol=https\nhost=git.example.com\n")
+    assert nothing_stored(user, "protocol=http\nhost=git.example.com:8443\n")
+
+
+def test_matching_on_path_only_when_git_sends_it(user: User) -> None:
+    with_path = ["-c", "credential.useHttpPath=true"]
+    done = user.git(*with_path, "credential", "approve",
+                    input=(GH + "path=org/a.git\nusername=u\npassword=pa\n").encode())
+    assert done.returncode == 0
+    user.git(*with_path, "credential", "approve",
+             input=(GH + "path=org/b.git\nusername=u\npassword=pb\n").encode())
+    for repo, token in (("a", "pa"), ("b", "pb")):
+        out = user.git(*with_path, "credential", "fill",
+                       input=f"url=https://github.com/org/{repo}.git\n".encode())
+        assert f"password={token}\n" in out.stdout.decode()
+    # Without useHttpPath git sends no path, and any stored path matches.
+    assert user.fill(GH)["password"] in ("pa", "pb")
+
+
+def test_store_overwrites_the_same_entry(user: User) -> None:
+    user.approve(GH + "username=alice\npassword=old\n")
+    user.approve(GH + "username=alice\npassword=new\n")
+    assert user.fill(GH + "username=alice\n")["password"] == "new"
+    text = (user.store_dir / "keyring.cfg").read_text()
+    assert text.count("ualice =") == 1
+
+
+def test_several_users_on_one_host(user: User) -> None:
+    user.approve(GH + "username=alice\npassword=pa\n")
+    user.approve(GH + "username=bob\npassword=pb\n")
+    user.approve(GH + "username=Alice\npassword=pA\n")
+    assert user.fill(GH + "username=alice\n")["password"] == "pa"
+    assert user.fill(GH + "username=bob\n")["password"] == "pb"
+    assert user.fill(GH + "username=Alice\n")["password"] == "pA"
+
+
+def test_empty_username_round_trips(user: User) -> None:
+    user.helper("store", (GH + "username=\npassword=anon\n").encode())
+    out = user.helper("get", (GH + "username=\n").encode())
+    assert out.stdout == b"username=\npassword=anon\n"
+    assert nothing_stored(user, GH + "username=someone\n")
+
+
+def test_reject_erases_every_match(user: User) -> None:
+    user.approve(GH + "username=alice\npassword=pa\n")
+    user.approve(GH + "username=bob\npassword=pb\n")
+    user.approve("protocol=https\nhost=gitlab.com\nusername=alice\npassword=pg\n")
+    done = user.helper("erase", GH.encode())
+    assert done.returncode == 0 and done.stderr == b""
+    assert nothing_stored(user, GH)
+    assert user.fill("protocol=https\nhost=gitlab.com\n")["password"] == "pg"
+
+
+def test_reject_with_a_stale_password_keeps_the_fresh_one(user: User) -> None:
+    user.approve(GH + "username=alice\npassword=fresh\n")
+    user.reject(GH + "username=alice\npassword=stale\n")
+    assert user.fill(GH)["password"] == "fresh"
+    user.reject(GH + "username=alice\npassword=fresh\n")
+    assert nothing_stored(user, GH)
+
+
+def test_ephemeral_credentials_are_never_stored(user: User) -> None:
+    user.helper("store", (GH + "username=a\npassword=p\nephemeral=1\n").encode())
+    assert nothing_stored(user, GH)
+
+
+def test_expiry_and_refresh_token_round_trip(user: User) -> None:
+    stored = GH + "username=alice\npassword=p\npassword_expiry_utc=4102444800\n" \
+                  "oauth_refresh_token=rt-123\n"
+    assert user.helper("store", stored.encode()).returncode == 0
+    out = user.helper("get", GH.encode()).stdout.decode()
+    assert "password_expiry_utc=4102444800\n" in out
+    assert "oauth_refresh_token=rt-123\n" in out
+
+
+@pytest.mark.skipif(git_version() < (2, 41), reason="git learned password_expiry_utc in 2.41")
+def test_expiry_and_refresh_token_through_git(user: User) -> None:
+    user.approve(GH + "username=alice\npassword=p\npassword_expiry_utc=4102444800\n"
+                 "oauth_refresh_token=rt-123\n")
+    filled = user.fill(GH)
+    assert filled["password_expiry_utc"] == "4102444800"
+    assert filled["oauth_refresh_token"] == "rt-123"
+
+
+def test_authtype_credential_round_trip(user: User) -> None:
+    user.helper("store", (GH + "capability[]=authtype\nauthtype=Bearer\ncredential=tok\n")
+                .encode())
+    plain = user.helper("get", GH.encode()).stdout.decode()
+    assert "credential=" not in plain
+    asked = user.helper("get", ("capability[]=authtype\n" + GH).encode()).stdout.decode()
+    assert "capability[]=authtype\n" in asked and "authtype=Bearer\ncredential=tok\n" in asked
+
+
+def test_large_wwwauth_header_with_host_inside(user: User) -> None:
+    user.approve(GH + "username=alice\npassword=pa\n")
+    header = 'Basic realm="host=evil.example.com ' + "x" * 1024 + '"'
+    request = GH + f"wwwauth[]={header}\n"
+    assert user.fill(request)["password"] == "pa"
+    assert user.fill(request)["host"] == "github.com"
+    user.approve(GH + f"username=bob\npassword=pb\nwwwauth[]={header}\n")
+    assert "evil" not in (user.store_dir / "keyring.cfg").read_text()
+
+
+def test_invalid_request_stores_nothing_and_prints_nothing(user: User) -> None:
+    done = user.helper("store", GH.encode() + b"username=a\rb\npassword=p\n")
+    assert done.returncode == 1 and done.stdout == b""
+    assert b"invalid request" in done.stderr and len(done.stderr.splitlines()) == 1
+    assert not (user.store_dir / "keyring.cfg").exists()
+
+
+def test_store_needs_protocol_host_and_a_secret(user: User) -> None:
+    user.helper("store", b"host=github.com\nusername=a\npassword=p\n")
+    user.helper("store", GH.encode() + b"username=a\n")
+    assert not (user.store_dir / "keyring.cfg").exists()
+
+
+def test_capability_and_unknown_operations(user: User) -> None:
+    done = user.helper("capability", b"")
+    assert done.stdout == b"version 0\ncapability authtype\n"
+    other = user.helper("frobnicate", GH.encode() + b"username=a\npassword=p\n")
+    assert (other.returncode, other.stdout, other.stderr) == (0, b"", b"")
+
+
+def test_normal_operation_is_silent_on_stderr(user: User) -> None:
+    for op, req in (("store", GH + "username=a\npassword=p\n"), ("get", GH),
+                    ("erase", GH + "username=a\npassword=p\n"), ("get", GH)):
+        done = user.helper(op, req.encode())
+        assert done.returncode == 0 and done.stderr == b"", (op, done.stderr)
