@@ -2,55 +2,55 @@
 
 Only one folder survives a restart: /home/ec2-user/SageMaker on a notebook instance,
 /home/sagemaker-user in Studio. The store lives there; the agent's socket never does.
-The candidate roots are parameters, so detection is testable on any machine.
+The candidate roots are parameters, so detection is testable on any machine. Plain
+strings and os.path, not pathlib: `get` computes these on every push.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Optional
 
 APP = "git-credential-sagemaker"
 STORE_DIRNAME = ".git-credential-sagemaker"
-NOTEBOOK_INSTANCE_ROOT = Path("/home/ec2-user/SageMaker")
-STUDIO_ROOT = Path("/home/sagemaker-user")
+NOTEBOOK_INSTANCE_ROOT = "/home/ec2-user/SageMaker"
+STUDIO_ROOT = "/home/sagemaker-user"
 
 
 def environment_kind(
-    notebook_root: Path = NOTEBOOK_INSTANCE_ROOT, studio_root: Path = STUDIO_ROOT
+    notebook_root: str = NOTEBOOK_INSTANCE_ROOT, studio_root: str = STUDIO_ROOT
 ) -> str:
     """'notebook-instance', 'studio' or 'other', from which persistent root exists."""
-    if notebook_root.is_dir():
+    if os.path.isdir(notebook_root):
         return "notebook-instance"
-    if studio_root.is_dir():
+    if os.path.isdir(studio_root):
         return "studio"
     return "other"
 
 
 def store_dir(
     env: Mapping[str, str],
-    override: Optional[str] = None,
-    notebook_root: Path = NOTEBOOK_INSTANCE_ROOT,
-    studio_root: Path = STUDIO_ROOT,
-) -> Path:
+    override: str | None = None,
+    notebook_root: str = NOTEBOOK_INSTANCE_ROOT,
+    studio_root: str = STUDIO_ROOT,
+) -> str:
     """The keyring's directory: --dir, then $GIT_CREDENTIAL_SAGEMAKER_DIR, then detection."""
     explicit = override or env.get("GIT_CREDENTIAL_SAGEMAKER_DIR")
     if explicit:
-        return Path(explicit).expanduser()
+        return os.path.abspath(os.path.expanduser(explicit))
     kind = environment_kind(notebook_root, studio_root)
     if kind == "notebook-instance":
-        return notebook_root / STORE_DIRNAME
+        return os.path.join(notebook_root, STORE_DIRNAME)
     if kind == "studio":
-        return studio_root / STORE_DIRNAME
-    data_home = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME", "~")) / ".local" / "share")
-    return Path(data_home).expanduser() / APP
+        return os.path.join(studio_root, STORE_DIRNAME)
+    home = env.get("HOME") or os.path.expanduser("~")
+    data_home = env.get("XDG_DATA_HOME") or os.path.join(home, ".local", "share")
+    return os.path.join(data_home, APP)
 
 
-def runtime_dir(env: Mapping[str, str], uid: Optional[int] = None) -> Path:
+def runtime_dir(env: Mapping[str, str], uid: int | None = None) -> str:
     """The agent's socket directory: in memory-backed runtime space, never on the volume."""
     xdg = env.get("XDG_RUNTIME_DIR")
     if xdg:
-        return Path(xdg) / APP
-    return Path("/tmp") / f"{APP}-{os.getuid() if uid is None else uid}"  # noqa: S108
+        return os.path.join(xdg, APP)
+    return f"/tmp/{APP}-{os.getuid() if uid is None else uid}"  # noqa: S108

@@ -21,8 +21,7 @@ import sys
 from collections.abc import Mapping
 from typing import Callable, Optional
 
-NOTEBOOK_HINT = "from git_credential_sagemaker import login; login()"
-TERMINAL_HINT = "git-credential-sagemaker login"
+PROG = "git-credential-sagemaker"
 ATTEMPTS = 3
 
 # Reads one git config value (None when unset); injected so tests and callers control it.
@@ -106,31 +105,38 @@ class Prompter:
             return _tty(text, secret, self.tty_path)
         return None
 
-    def hint(self, what: str) -> str:
+    def hint(self, what: str, action: str = "login") -> str:
         """The one line that tells a user where they can type instead."""
         if self.in_kernel:
-            return f"git-credential-sagemaker: {what}; in a notebook cell run: {NOTEBOOK_HINT}"
-        return f"git-credential-sagemaker: {what}; in a terminal run: {TERMINAL_HINT}"
+            code = f"from git_credential_sagemaker import {action}; {action}()"
+            return f"git-credential-sagemaker: {what}; in a notebook cell run: {code}"
+        return f"git-credential-sagemaker: {what}; in a terminal run: {PROG} {action}"
 
     def new_passphrase(self, store_path: str) -> str:
-        """Choose a passphrase: asked twice, up to three times, never blank."""
-        for _ in range(ATTEMPTS):
-            first = self.ask(f"Choose a passphrase for {store_path}: ")
-            if first is None:
-                raise PromptError(self.hint("a passphrase is needed to create the keyring"))
-            if not first.strip():
-                _say("git-credential-sagemaker: the passphrase can't be blank")
-                continue
-            if self.ask("Confirm the passphrase: ") == first:
-                return first
-            _say("git-credential-sagemaker: the passphrases did not match")
-        raise PromptError("git-credential-sagemaker: no passphrase was chosen")
+        return choose_passphrase(self.ask, store_path,
+                                 self.hint("a passphrase is needed to create the keyring"))
 
     def passphrase(self, store_path: str) -> str:
         answer = self.ask(f"Passphrase for {store_path}: ")
         if answer is None:
-            raise PromptError(self.hint("the keyring is locked"))
+            raise PromptError(self.hint("the keyring is locked", action="unlock"))
         return answer
+
+
+def choose_passphrase(ask: Callable[[str], Optional[str]], store_path: str,
+                      unavailable: str = "no way to ask for a passphrase here") -> str:
+    """Choose a passphrase: asked twice, up to three times, never blank."""
+    for _ in range(ATTEMPTS):
+        first = ask(f"Choose a passphrase for {store_path}: ")
+        if first is None:
+            raise PromptError(unavailable)
+        if not first.strip():
+            _say("git-credential-sagemaker: the passphrase can't be blank")
+            continue
+        if ask("Confirm the passphrase: ") == first:
+            return first
+        _say("git-credential-sagemaker: the passphrases did not match")
+    raise PromptError("git-credential-sagemaker: no passphrase was chosen")
 
 
 def _say(line: str) -> None:

@@ -12,10 +12,8 @@ This module is on the hot path of `get`, so it imports nothing heavy.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import Optional
-from urllib.parse import unquote, urlsplit
+from typing import NamedTuple
 
 MAX_LINE = 65535
 
@@ -30,19 +28,22 @@ class ProtocolError(ValueError):
     """A request git could never have sent; the helper answers nothing."""
 
 
-@dataclasses.dataclass(frozen=True)
-class Request:
-    """One credential description. `None` means git did not send the attribute."""
+class Request(NamedTuple):
+    """One credential description. `None` means git did not send the attribute.
 
-    protocol: Optional[str] = None
-    host: Optional[str] = None
-    path: Optional[str] = None
-    username: Optional[str] = None
-    password: Optional[str] = None
-    password_expiry_utc: Optional[str] = None
-    oauth_refresh_token: Optional[str] = None
-    authtype: Optional[str] = None
-    credential: Optional[str] = None
+    A NamedTuple rather than a dataclass: `get` runs on every push, and dataclasses
+    costs more to import than the whole agent round trip.
+    """
+
+    protocol: str | None = None
+    host: str | None = None
+    path: str | None = None
+    username: str | None = None
+    password: str | None = None
+    password_expiry_utc: str | None = None
+    oauth_refresh_token: str | None = None
+    authtype: str | None = None
+    credential: str | None = None
     ephemeral: bool = False
     capabilities: tuple[str, ...] = ()
     wwwauth: tuple[str, ...] = ()
@@ -56,7 +57,7 @@ class Request:
         return f"Request({shown!r})"
 
     @property
-    def key(self) -> tuple[Optional[str], ...]:
+    def key(self) -> tuple[str | None, ...]:
         return tuple(getattr(self, k) for k in KEY_FIELDS)
 
     @property
@@ -73,9 +74,11 @@ def _truthy(value: str) -> bool:
     return value.lower() in ("1", "true", "yes", "on")
 
 
-def _url_fields(url: str) -> dict[str, Optional[str]]:
+def _url_fields(url: str) -> dict[str, str | None]:
     """Split `url=` the way git's credential_from_url does; it replaces earlier fields."""
-    fields: dict[str, Optional[str]] = dict.fromkeys((*KEY_FIELDS, "password"))
+    from urllib.parse import unquote, urlsplit  # rare, and not cheap
+
+    fields: dict[str, str | None] = dict.fromkeys((*KEY_FIELDS, "password"))
     if "://" not in url:
         return fields
     parts = urlsplit(url)
@@ -162,7 +165,7 @@ def format_lines(lines: Iterable[tuple[str, str]]) -> bytes:
     return bytes(out)
 
 
-def matches(request: Request, entry_key: Mapping[str, Optional[str]]) -> bool:
+def matches(request: Request, entry_key: Mapping[str, str | None]) -> bool:
     """git's credential_match: an attribute absent from the request matches anything."""
     for field in KEY_FIELDS:
         want = getattr(request, field)
@@ -171,7 +174,7 @@ def matches(request: Request, entry_key: Mapping[str, Optional[str]]) -> bool:
     return True
 
 
-def answer(request: Request, username: Optional[str], secrets: Mapping[str, str]) -> bytes:
+def answer(request: Request, username: str | None, secrets: Mapping[str, str]) -> bytes:
     """The reply to `get` for one stored entry."""
     lines: list[tuple[str, str]] = []
     send_authtype = request.wants_authtype and "credential" in secrets

@@ -64,8 +64,8 @@ class Settings:
                 raise StoreError("credential.sagemaker.timeout must be a number of seconds") \
                     from None
         return cls(
-            store_dir=paths.store_dir(env, store_dir),
-            runtime_dir=paths.runtime_dir(env),
+            store_dir=Path(paths.store_dir(env, store_dir)),
+            runtime_dir=Path(paths.runtime_dir(env)),
             timeout=timeout,
             prompter=Prompter.load(env, lambda name: config.get(name.lower())),
             env_passphrase=env.get(PASSPHRASE_ENV),

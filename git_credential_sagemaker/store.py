@@ -363,19 +363,25 @@ class FileKeyring(Keyring):  # type: ignore[misc]  # keyrings.alt ships no types
                              "`git-credential-sagemaker logout`") from None
         return {str(k): str(v) for k, v in data.items()}
 
-    def transact(self, change: Callable[[configparser.RawConfigParser, bytes], bool]) -> None:
-        """Lock, re-read, apply `change`, and write atomically if it reports a change."""
+    def transact(
+        self, change: Callable[[configparser.RawConfigParser, bytes], bool], needs_key: bool = True
+    ) -> None:
+        """Lock, re-read, apply `change`, and write atomically if it reports a change.
+
+        Removing entries needs no key (needs_key=False): a locked user can still log out.
+        """
         ensure_private_dir(self.directory, create=True)
         gitignore = self.directory / ".gitignore"
         if not gitignore.exists():
             atomic_write(gitignore, "*\n")
-        key = self.unlock()  # before locking: choosing a passphrase must not hold the lock
+        # Unlock before locking: choosing a passphrase must not hold the lock.
+        key = self.unlock() if needs_key else b""
         with exclusive_lock(self.directory, self.lock_timeout):
             parser = self._load(use_cache=False)
             fresh = parser is None
             if parser is None:
                 parser = self._initial_document(key)
-            elif not self._opens(parser, key):  # another process created the file meanwhile
+            elif needs_key and not self._opens(parser, key):  # created by another process
                 self.lock()
                 key = self.unlock(parser)
             if not change(parser, key) and not fresh:
@@ -422,7 +428,7 @@ class FileKeyring(Keyring):  # type: ignore[misc]  # keyrings.alt ships no types
 
         self.transact(change)
 
-    def remove(self, doomed: Callable[[Entry], bool]) -> int:
+    def remove(self, doomed: Callable[[Entry], bool], needs_key: bool = True) -> int:
         """Delete every entry `doomed` picks, in one atomic write. Returns how many."""
         removed = 0
 
@@ -438,7 +444,7 @@ class FileKeyring(Keyring):  # type: ignore[misc]  # keyrings.alt ships no types
             return removed > 0
 
         if self._load() is not None:
-            self.transact(change)
+            self.transact(change, needs_key)
         return removed
 
     # -- the keyring API, for `keyring -b git_credential_sagemaker.store.FileKeyring` -------

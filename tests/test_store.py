@@ -222,16 +222,19 @@ def test_not_chosen_by_keyring_discovery_but_usable_by_name(user: User) -> None:
 
 def test_store_directory_detection() -> None:
     env = {"HOME": "/home/x"}
-    assert paths.store_dir(env, notebook_root=Path("/"), studio_root=Path("/nope")) == \
-        Path("/.git-credential-sagemaker")
-    assert paths.store_dir(env, notebook_root=Path("/nope"), studio_root=Path("/")) == \
-        Path("/.git-credential-sagemaker")
-    nowhere = {"notebook_root": Path("/nope1"), "studio_root": Path("/nope2")}
-    assert paths.store_dir(env, **nowhere) == Path("/home/x/.local/share/git-credential-sagemaker")
+    assert paths.store_dir(env, notebook_root="/", studio_root="/nope") == \
+        "/.git-credential-sagemaker"
+    assert paths.store_dir(env, notebook_root="/nope", studio_root="/") == \
+        "/.git-credential-sagemaker"
+    nowhere = {"notebook_root": "/nope1", "studio_root": "/nope2"}
+    assert paths.store_dir(env, **nowhere) == "/home/x/.local/share/git-credential-sagemaker"
     assert paths.store_dir({**env, "XDG_DATA_HOME": "/d"}, **nowhere) == \
-        Path("/d/git-credential-sagemaker")
-    assert paths.store_dir({**env, "GIT_CREDENTIAL_SAGEMAKER_DIR": "/o"}, **nowhere) == Path("/o")
-    assert paths.store_dir(env, "/arg", **nowhere) == Path("/arg")
+        "/d/git-credential-sagemaker"
+    assert paths.store_dir({**env, "GIT_CREDENTIAL_SAGEMAKER_DIR": "/o"}, **nowhere) == "/o"
+    assert paths.store_dir(env, "/arg", **nowhere) == "/arg"
+    assert paths.runtime_dir({"XDG_RUNTIME_DIR": "/run/user/5"}) == \
+        "/run/user/5/git-credential-sagemaker"
+    assert paths.runtime_dir({}, uid=5) == "/tmp/git-credential-sagemaker-5"
 
 
 def test_helper_dir_argument(user: User, tmp_path: Path) -> None:
