@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -23,8 +24,8 @@ class User:
         self.home = root / "home"
         self.home.mkdir()
         self.store_dir = root / "volume" / ".git-credential-sagemaker"
-        self.runtime = root / "run"
-        self.runtime.mkdir(mode=0o700)
+        # A short path: unix socket paths are limited to 107 bytes.
+        self.runtime = Path(tempfile.mkdtemp(prefix="gcs-run-"))
         self.env: dict[str, str] = {
             "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
             "HOME": str(self.home),
