@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import getpass
+import io
 import os
 import subprocess
 import sys
@@ -156,12 +157,16 @@ def _askpass(program: str, text: str) -> Optional[str]:
 
 def _tty(text: str, secret: bool, tty_path: str) -> Optional[str]:
     try:
-        with open(tty_path, "r+", encoding="utf-8") as tty:
+        fd = os.open(tty_path, os.O_RDWR | os.O_NOCTTY)
+        with io.TextIOWrapper(io.FileIO(fd, "r+"), encoding="utf-8") as tty:
             if secret:
                 return getpass.getpass(text, stream=tty)
             tty.write(text)
             tty.flush()
-            return tty.readline().rstrip("\r\n")
+            line = tty.readline()
+            if not line:
+                return None
+            return line.rstrip("\r\n")
     except (OSError, EOFError):
         return None
     except KeyboardInterrupt:

@@ -165,7 +165,7 @@ def test_agent_refuses_a_client_with_another_uid(tmp_path: Path) -> None:
     shared.chmod(0o777)
     path = str(shared / "agent.sock")
     listener = agent.listen(path)
-    os.chmod(path, 0o777)  # only the uid check stands between another user and the key
+    os.chmod(path, 0o777)  # noqa: S103  # only the uid check stands between another user and the key
     server = agent.Agent(store, ring.key_for_agent(), timeout=5)
     thread = threading.Thread(target=server.serve, args=(listener,), daemon=True)
     thread.start()
