@@ -404,6 +404,17 @@ class FileKeyring(Keyring):  # type: ignore[misc]  # keyrings.alt ships no types
         parser.set(SETTINGS, CHECK_OPTION, base64.b64encode(check).decode())
         return parser
 
+    def _holds(self, parser: configparser.RawConfigParser, section: str, option: str,
+               key: bytes, plain: bytes) -> bool:
+        """Whether the entry already holds exactly these secrets."""
+        try:
+            meta_json = parser.get(section, option + ".meta")
+            sealed = base64.b64decode(parser.get(section, option))
+            current = crypto.unseal(key, sealed, self._aad(section, option, meta_json))
+        except (configparser.Error, binascii.Error, crypto.AuthenticationError):
+            return False
+        return current == plain
+
     def put(self, key_fields: Mapping[str, Optional[str]], secrets: Mapping[str, str]) -> None:
         """Store one credential, replacing the one with the same protocol/host/path/username."""
         protocol, host = key_fields["protocol"], key_fields["host"]
@@ -419,6 +430,9 @@ class FileKeyring(Keyring):  # type: ignore[misc]  # keyrings.alt ships no types
 
         def change(parser: configparser.RawConfigParser, key: bytes) -> bool:
             plain = json.dumps(dict(secrets), sort_keys=True).encode()
+            if parser.has_option(section, option) and self._holds(parser, section, option,
+                                                                  key, plain):
+                return False  # git stores after every successful push: skip the rewrite
             sealed = crypto.seal(key, plain, self._aad(section, option, meta_json))
             if not parser.has_section(section):
                 parser.add_section(section)

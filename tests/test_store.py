@@ -60,8 +60,20 @@ def test_each_write_uses_a_fresh_nonce(tmp_path: Path) -> None:
     fields = {"protocol": "https", "host": "h", "path": None, "username": "u"}
     ring.put(fields, {"password": "same"})
     first = ring.path.read_text().split("uu = ")[1].split("\n")[0]
+    ring.put(fields, {"password": "other"})
     ring.put(fields, {"password": "same"})
     assert ring.path.read_text().split("uu = ")[1].split("\n")[0] != first
+
+
+def test_storing_the_same_token_again_does_not_rewrite_the_file(tmp_path: Path) -> None:
+    ring = keyring(tmp_path / "s")
+    fields = {"protocol": "https", "host": "h", "path": None, "username": "u"}
+    ring.put(fields, {"password": "same"})
+    inode = ring.path.stat().st_ino
+    ring.put(fields, {"password": "same"})
+    assert ring.path.stat().st_ino == inode
+    ring.put(fields, {"password": "new"})
+    assert ring.path.stat().st_ino != inode
 
 
 def test_wrong_passphrase_is_an_authentication_failure_and_writes_nothing(user: User) -> None:

@@ -79,7 +79,7 @@ def test_token_once_then_nothing_then_one_passphrase_per_unlock(
 
 def test_three_wrong_passphrases_give_an_error_and_change_nothing(
         terminal_user: tuple[User, Path, str, str]) -> None:
-    user, work, name, token = terminal_user
+    user, _, name, token = terminal_user
     stored = f"protocol=http\nhost=127.0.0.1\nusername={name}\npassword={token}\n"
     done = user.helper("store", stored.encode(),
                        env={"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": PASSPHRASE})
