@@ -56,6 +56,10 @@ def unlock() -> None:
     from git_credential_sagemaker import agent
 
     conf, store = _open()
+    if not store.path.exists():
+        print("git-credential-sagemaker: nothing stored yet; in a notebook cell run: "
+              "from git_credential_sagemaker import login; login()")
+        return
     try:
         key = conf.unlock(store)
         agent.spawn(conf.store_dir, conf.runtime_dir, key, conf.timeout)
