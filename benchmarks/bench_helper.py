@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from gitserver import GitServer  # noqa: E402
+from gitserver import GitServer
 
 BIN = Path(sys.executable).parent
 HELPER = str(BIN / "git-credential-sagemaker")
@@ -92,13 +92,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     base = rows[0][1]
     print(f"Median of {runs} runs, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores\n")
-    print("| command | median | × python -c pass |")
+    print("| command | median | x python -c pass |")
     print("|---|---:|---:|")
     for name, seconds in rows:
         print(f"| {name} | {seconds * 1000:.1f} ms | {seconds / base:.2f} |")
     ours = dict(rows)
     ratio = ours["get, unlocked (agent)"] / base
-    print(f"\nTarget: unlocked get at most 2.00 × python -c pass: {ratio:.2f} "
+    print(f"\nTarget: unlocked get at most 2.00 x python -c pass: {ratio:.2f} "
           f"({'met' if ratio <= 2 else 'missed'})")
     ls = ours["git ls-remote, this helper (unlocked)"] / ours["git ls-remote, credential-store"]
     print(f"git ls-remote with this helper / with credential-store: {ls:.2f}")
