@@ -1,0 +1,138 @@
+"""Notebook <-> text conversions with jupytext's Python API, in this one process.
+
+* `load_notebook` reads an `.ipynb` (nbformat 4 only) and turns any problem into a one-line
+  `NotebookError`.
+* `notebook_to_text` writes the `.py` text. Outputs and execution counts never reach it (text
+  formats hold inputs only), the jupytext version is filtered out (see pairing), and the kernel's
+  display name is replaced by the kernel's name, so renaming a kernel does not touch the `.py`.
+  (The display name cannot simply be dropped: nbformat requires it, so jupytext could not read
+  the `.py` back.)
+* `rebuild_notebook` turns `.py` text back into a notebook, keeping the outputs, cell ids and
+  kernel display name of the existing notebook, like `jupytext --update`.
+* `inputs_text` is the canonical text of a notebook's cells only, to compare two notebooks'
+  inputs whatever their metadata and outputs.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import jupytext  # type: ignore[import-untyped]
+from jupytext.combine import combine_inputs_with_outputs  # type: ignore[import-untyped]
+from nbformat import NotebookNode
+from nbformat.v4.nbjson import JSONReader
+
+Format = dict[str, Any]
+
+
+class NotebookError(Exception):
+    """A notebook that cannot be read or converted; str() is a one-line reason."""
+
+
+def load_notebook(data: bytes) -> NotebookNode:
+    try:
+        content = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise NotebookError(f"not UTF-8 text (byte {err.start})") from None
+    except json.JSONDecodeError as err:
+        raise NotebookError(
+            f"not valid JSON ({err.msg} at line {err.lineno} column {err.colno})"
+        ) from None
+    if not isinstance(content, dict) or "nbformat" not in content:
+        raise NotebookError("not a Jupyter notebook (no nbformat field)")
+    if content["nbformat"] != 4:
+        raise NotebookError(f"nbformat {content['nbformat']} is not supported, only nbformat 4")
+    if not isinstance(content.get("cells"), list) or not isinstance(content.get("metadata"), dict):
+        raise NotebookError("not a Jupyter notebook (no cells list or metadata)")
+    try:
+        notebook: NotebookNode = JSONReader().to_notebook(content)  # type: ignore[no-untyped-call]
+    except Exception as err:
+        raise NotebookError(f"malformed notebook ({err})") from None
+    return notebook
+
+
+def _stable_kernelspec(metadata: Any) -> None:
+    kernelspec = metadata.get("kernelspec")
+    if isinstance(kernelspec, dict) and isinstance(kernelspec.get("name"), str):
+        kernelspec["display_name"] = kernelspec["name"]
+
+
+def notebook_to_text(notebook: NotebookNode, fmt: Format, config: Any = None) -> str:
+    shallow = copy.copy(notebook)
+    shallow.metadata = copy.deepcopy(notebook.metadata)
+    _stable_kernelspec(shallow.metadata)
+    try:
+        text: str = jupytext.writes(shallow, fmt, config=config)
+    except Exception as err:
+        raise NotebookError(f"jupytext cannot convert it ({type(err).__name__}: {err})") from None
+    return text if text.endswith("\n") else text + "\n"
+
+
+def text_to_notebook(text: str, config: Any = None) -> NotebookNode:
+    """Read `.py` text; the format comes from its header, else jupytext guesses it."""
+    try:
+        notebook: NotebookNode = jupytext.reads(text, fmt={"extension": ".py"}, config=config)
+    except Exception as err:
+        raise NotebookError(f"jupytext cannot read it ({type(err).__name__}: {err})") from None
+    return notebook
+
+
+def text_format_name(notebook: NotebookNode) -> str:
+    """The format a notebook read from text was in (percent if the header does not say)."""
+    rep = notebook.metadata.get("jupytext", {}).get("text_representation", {})
+    name = rep.get("format_name")
+    return name if isinstance(name, str) else "percent"
+
+
+def inputs_text(notebook: NotebookNode, format_name: str) -> str:
+    """The cells' inputs (type, source, metadata) as text, without header or outputs."""
+    bare = copy.copy(notebook)
+    bare.metadata = NotebookNode()  # type: ignore[no-untyped-call]
+    fmt = {"extension": ".py", "format_name": format_name, "notebook_metadata_filter": "-all"}
+    try:
+        text: str = jupytext.writes(bare, fmt)
+    except Exception as err:
+        raise NotebookError(f"jupytext cannot convert it ({type(err).__name__}: {err})") from None
+    return text
+
+
+def _installed_display_name(name: str) -> str | None:
+    """The display name of an installed kernel, when jupyter_client is there to ask."""
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager  # type: ignore[import-not-found,unused-ignore]
+
+        display: Any = KernelSpecManager().get_kernel_spec(name).display_name
+    except Exception:
+        return None
+    return display if isinstance(display, str) else None
+
+
+def rebuild_notebook(source: NotebookNode, existing: NotebookNode | None) -> NotebookNode:
+    """`source` (read from text) as a notebook, with `existing`'s outputs when there is one."""
+    kernelspec = source.metadata.get("kernelspec")
+    if existing is None:
+        notebook = source
+    else:
+        combined: NotebookNode = combine_inputs_with_outputs(source, existing, {"extension": ".py"})
+        notebook = combined
+        old = existing.metadata.get("kernelspec")
+        if (
+            isinstance(kernelspec, dict)
+            and isinstance(old, dict)
+            and old.get("name") == kernelspec.get("name")
+            and "display_name" in old
+        ):
+            notebook.metadata["kernelspec"] = {**kernelspec, "display_name": old["display_name"]}
+            return notebook
+    if isinstance(kernelspec, dict) and kernelspec.get("display_name") == kernelspec.get("name"):
+        display = _installed_display_name(str(kernelspec.get("name")))
+        if display:
+            notebook.metadata["kernelspec"] = {**kernelspec, "display_name": display}
+    return notebook
+
+
+def notebook_bytes(notebook: NotebookNode) -> bytes:
+    text: str = jupytext.writes(notebook, fmt="ipynb")
+    return (text if text.endswith("\n") else text + "\n").encode("utf-8")

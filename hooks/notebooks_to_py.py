@@ -1,0 +1,255 @@
+"""pre-commit hook: write each notebook's `.py` script, and stop commits that would hold notebooks.
+
+Data flow: `git ls-files` finds every notebook (tracked, untracked, ignored) -> the cache under
+`.git/` skips notebooks whose stat is unchanged since they were last in sync (no jupytext import)
+-> the others are converted in this process with jupytext's API -> each `.py` is written only if
+it is missing, or holds exactly what the hook last wrote or what HEAD has -> the hook prints the
+`git add` / `git rm --cached` commands the commit still needs and exits 1, or exits 0.
+
+The hook never edits the index: pre-commit stashes unstaged changes around hooks, so index edits
+made here could be lost or conflict. A `.py` edited by hand while its notebook changed too is
+left alone and reported as a conflict, with the two commands that resolve it either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple, Optional
+
+from .cache import SyncCache, config_fingerprint
+from .discover import index_status, list_notebooks
+from .util import (
+    GitError,
+    find_repo,
+    git_popen,
+    read_blobs,
+    read_bytes,
+    sha256,
+    shell_join,
+    zsplit,
+)
+
+if TYPE_CHECKING:
+    from .cache import Entry
+
+NAME = "notebooks-to-py"
+PROG = "git-credential-sagemaker-notebooks-to-py"
+PY_TO_NOTEBOOKS = "git-credential-sagemaker-py-to-notebooks"
+IGNORE_LINE = "*.ipynb"
+
+
+class Converted(NamedTuple):
+    notebook: str
+    st: os.stat_result
+    py: str
+    text: bytes | None  # None when the notebook could not be converted
+    error: str
+
+
+class Report(NamedTuple):
+    in_sync: dict[str, str]  # notebook -> .py, for every notebook whose .py is up to date
+    wrote: list[str]
+    conflicts: list[tuple[str, str]]
+    errors: list[str]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Write each notebook's .py script; commits hold the scripts only.",
+    )
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="skip notebooks whose repository-relative path matches GLOB (repeatable)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="append",
+        default=[],
+        metavar="NOTEBOOK",
+        help="write this notebook's .py even if the .py has edits of its own (repeatable)",
+    )
+    return parser.parse_args(argv)
+
+
+def may_replace(current: bytes, entry: Entry | None, head: bytes | None) -> bool:
+    """Whether the `.py` holding `current` may be overwritten without losing work.
+
+    It may if it is what the notebook was last in sync with (the cache's sha), or, for a
+    notebook the cache does not know, if it is exactly the committed version.
+    """
+    if entry is not None:
+        return sha256(current) == entry.py_sha
+    return head is not None and current == head
+
+
+def convert_stale(
+    root: str, stale: list[tuple[str, os.stat_result]], cache: SyncCache
+) -> list[Converted]:
+    """Convert notebooks with jupytext in this process (imported here, only when needed)."""
+    from .convert import NotebookError, load_notebook, notebook_to_text
+    from .pairing import Pairing
+
+    pairing = Pairing(root)
+    results: list[Converted] = []
+    for notebook, st in stale:
+        entry = cache.get(notebook)
+        py, fmt = pairing.py_for_notebook(notebook)
+        if entry is not None and entry.py != py:
+            cache.forget(notebook)
+        try:
+            data = read_bytes(os.path.join(root, notebook))
+            if data is None:
+                continue
+            nb = load_notebook(data)
+            text = notebook_to_text(nb, pairing.text_format(fmt, nb.metadata), pairing.config)
+        except NotebookError as err:
+            results.append(Converted(notebook, st, py, None, str(err)))
+            continue
+        results.append(Converted(notebook, st, py, text.encode("utf-8"), ""))
+    return results
+
+
+def apply(root: str, converted: list[Converted], cache: SyncCache, overwrite: set[str]) -> Report:
+    """Write the `.py` files that may be written; collect conflicts and errors."""
+    report = Report({}, [], [], [])
+    current = {c.py: read_bytes(os.path.join(root, c.py)) for c in converted if c.text is not None}
+    need_head = [
+        c.py
+        for c in converted
+        if c.text is not None
+        and current[c.py] not in (None, c.text)
+        and cache.get(c.notebook) is None
+    ]
+    heads = read_blobs(root, "HEAD", need_head) if need_head else {}
+    for c in converted:
+        if c.text is None:
+            report.errors.append(error_message(c.notebook, c.error))
+            continue
+        now = current[c.py]
+        if now is not None and now != c.text:
+            replace = c.notebook in overwrite or may_replace(
+                now, cache.get(c.notebook), heads.get(c.py)
+            )
+            if not replace:
+                report.conflicts.append((c.notebook, c.py))
+                continue
+        if now != c.text:
+            path = os.path.join(root, c.py)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as handle:
+                handle.write(c.text)
+            report.wrote.append(c.py)
+        cache.record(c.notebook, c.st, c.py, sha256(c.text))
+        report.in_sync[c.notebook] = c.py
+    return report
+
+
+def error_message(notebook: str, reason: str) -> str:
+    if reason.startswith("nbformat "):
+        upgrade = (
+            "import nbformat; "
+            f"nbformat.write(nbformat.read({notebook!r}, as_version=4), {notebook!r})"
+        )
+        fix = f"upgrade it: {shell_join(['python', '-c', upgrade])}"
+    else:
+        fix = f"repair it by hand or delete it ({shell_join(['rm', '--', notebook])})"
+    return (
+        f"{NAME}: error: {notebook}: {reason}; {fix}, "
+        f"or skip it with `args: [--exclude, {notebook}]` in .pre-commit-config.yaml"
+    )
+
+
+def not_ignored(root: str, paths: list[str]) -> list[str]:
+    """The paths no .gitignore rule covers (checked as if they were untracked)."""
+    proc = git_popen(["check-ignore", "--no-index", "-z", "--stdin"], root, stdin=True)
+    out, _ = proc.communicate(b"".join(p.encode("utf-8", "surrogateescape") + b"\0" for p in paths))
+    if proc.returncode not in (0, 1):
+        return paths
+    ignored = set(zsplit(out))
+    return [p for p in paths if p not in ignored]
+
+
+def gitignore_command(root: str) -> str:
+    existing = read_bytes(os.path.join(root, ".gitignore"))
+    line = shell_join([IGNORE_LINE])
+    if existing and not existing.endswith(b"\n"):
+        append = f"printf '\\n%s\\n' {line} >> .gitignore"
+    else:
+        append = f"echo {line} >> .gitignore"
+    return f"{append} && git add .gitignore"
+
+
+def print_report(root: str, report: Report, unstaged: list[str], tracked: list[str]) -> None:
+    out = sys.stdout
+    for line in report.errors:
+        print(line, file=out)
+    for notebook, py in report.conflicts:
+        print(
+            f"{NAME}: {notebook} and {py} were both edited since they were last in sync, "
+            "so neither was changed. Resolve it one way or the other:\n"
+            f"  keep the notebook's version (replaces {py}): "
+            f"{shell_join([PROG, '--overwrite', notebook])}\n"
+            f"  keep {py} (replaces the notebook's inputs, keeps its outputs): "
+            f"{shell_join([PY_TO_NOTEBOOKS, '--overwrite', py])}",
+            file=out,
+        )
+    if unstaged:
+        print(f"{NAME}: these scripts of your notebooks are not staged:", file=out)
+        for py in unstaged:
+            print(f"  {py}", file=out)
+        print(f"  run: {shell_join(['git', 'add', '--', *unstaged])}", file=out)
+    if tracked:
+        print(f"{NAME}: commits should hold .py scripts, not these notebooks:", file=out)
+        for notebook in tracked:
+            print(f"  {notebook}", file=out)
+        print(
+            f"  run: {shell_join(['git', 'rm', '--cached', '--quiet', '--', *tracked])}", file=out
+        )
+        if not_ignored(root, tracked):
+            print(f"  and ignore notebooks: {gitignore_command(root)}", file=out)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    try:
+        root, git_dir = find_repo()
+        listing = list_notebooks(root, args.exclude)
+    except GitError as err:
+        print(f"{NAME}: error: {err}; run it inside a git work tree", file=sys.stderr)
+        return 1
+    overwrite = {p.replace(os.sep, "/") for p in args.overwrite}
+    cache = SyncCache.load(git_dir, config_fingerprint(root))
+    in_sync: dict[str, str] = {}
+    stale: list[tuple[str, os.stat_result]] = []
+    for notebook in listing.notebooks:
+        try:
+            st = os.stat(os.path.join(root, notebook))
+        except OSError:
+            continue  # in the index but deleted from the work tree
+        entry = cache.fresh(notebook, st)
+        if entry and notebook not in overwrite and os.path.exists(os.path.join(root, entry.py)):
+            in_sync[notebook] = entry.py
+        else:
+            stale.append((notebook, st))
+    report = Report({}, [], [], [])
+    if stale:
+        report = apply(root, convert_stale(root, stale, cache), cache, overwrite)
+        in_sync.update(report.in_sync)
+    cache.save(git_dir)
+    status = index_status(root) if report.wrote else listing.status
+    unstaged = sorted({py for py in in_sync.values() if status.unstaged(py)})
+    tracked = [nb for nb in listing.notebooks if nb in listing.status.tracked]
+    print_report(root, report, unstaged, tracked)
+    failed = report.errors or report.conflicts or unstaged or tracked
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,263 @@
+"""post-checkout/merge/rewrite hook: rebuild the notebooks whose `.py` a checkout or merge changed.
+
+Data flow: git lists the `.py` files that changed between `PRE_COMMIT_FROM_REF` and
+`PRE_COMMIT_TO_REF` (post-checkout), or between `ORIG_HEAD` and `HEAD` (post-merge, and
+post-rewrite after a rebase) -> only jupytext scripts are kept: a jupytext header, a pairing the
+cache remembers, an existing paired notebook, or a prefix/suffix pairing in the repo's jupytext
+configuration; plain modules like `train.py` are never touched -> each notebook is rebuilt from its
+`.py` with jupytext, keeping the existing notebook's outputs, or created if missing.
+
+A notebook is only replaced when that loses nothing: it is unchanged since it was last in sync
+(the cache), or its inputs equal the `.py` at the old ref, or already equal the new `.py`.
+Otherwise it is left as is and the hook prints both ways to resolve it, and exits 1.
+
+Without refs it can be run by hand: `--all` for every tracked jupytext script (e.g. after a
+clone), or explicit `.py` paths; `--overwrite` replaces notebooks with local edits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, NamedTuple, Optional
+
+from .cache import SyncCache, config_fingerprint
+from .header import has_jupytext_header
+from .util import (
+    GitError,
+    decode,
+    find_repo,
+    git,
+    read_blobs,
+    read_bytes,
+    sha256,
+    shell_join,
+    zsplit,
+)
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+NAME = "py-to-notebooks"
+PROG = "git-credential-sagemaker-py-to-notebooks"
+NOTEBOOKS_TO_PY = "git-credential-sagemaker-notebooks-to-py"
+
+
+class Script(NamedTuple):
+    py: str
+    notebook: str
+    text: bytes
+
+
+class Changes(NamedTuple):
+    scripts: list[str]
+    old_ref: str | None  # the ref the notebooks were in sync with before; None after a clone
+    explicit: bool
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Rebuild notebooks from the jupytext .py scripts a checkout or merge changed.",
+    )
+    parser.add_argument("paths", nargs="*", help="rebuild the notebooks of these .py scripts")
+    parser.add_argument("--all", action="store_true", help="every tracked jupytext script")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace notebooks even if they have local edits"
+    )
+    parser.add_argument("--from-ref", default=os.environ.get("PRE_COMMIT_FROM_REF"))
+    parser.add_argument("--to-ref", default=os.environ.get("PRE_COMMIT_TO_REF"))
+    parser.add_argument(
+        "--rewrite-command",
+        default=os.environ.get("PRE_COMMIT_REWRITE_COMMAND"),
+        help=argparse.SUPPRESS,
+    )
+    return parser.parse_args(argv)
+
+
+def is_null_ref(ref: str) -> bool:
+    return bool(ref) and set(ref) == {"0"}
+
+
+def ref_exists(root: str, ref: str) -> bool:
+    try:
+        git(["rev-parse", "--quiet", "--verify", f"{ref}^{{commit}}"], root)
+    except GitError:
+        return False
+    return True
+
+
+def changed_between(root: str, old: str, new: str) -> list[str]:
+    out = git(["diff", "-z", "--name-only", "--no-renames", "--diff-filter=d", old, new], root)
+    return [p for p in zsplit(out) if p.endswith(".py")]
+
+
+def find_changes(root: str, args: argparse.Namespace) -> Changes:
+    if args.paths:
+        scripts = []
+        for path in args.paths:
+            rel = os.path.relpath(os.path.abspath(path), root).replace(os.sep, "/")
+            scripts.append(rel)
+        return Changes(scripts, "HEAD", True)
+    if args.all:
+        return Changes(zsplit(git(["ls-files", "-z", "--", "*.py"], root)), "HEAD", False)
+    if args.from_ref and args.to_ref:
+        if is_null_ref(args.from_ref):  # post-checkout of a fresh clone
+            out = git(["ls-tree", "-r", "-z", "--name-only", args.to_ref], root)
+            return Changes([p for p in zsplit(out) if p.endswith(".py")], None, False)
+        return Changes(changed_between(root, args.from_ref, args.to_ref), args.from_ref, False)
+    if args.rewrite_command == "amend" or not ref_exists(root, "ORIG_HEAD"):
+        return Changes([], None, False)  # an amend only re-commits what the notebooks wrote
+    return Changes(changed_between(root, "ORIG_HEAD", "HEAD"), "ORIG_HEAD", False)
+
+
+def recognise(root: str, changes: Changes, cache: SyncCache) -> list[Script]:
+    """The changed `.py` files that are jupytext notebooks, each with its notebook path."""
+    scripts: list[Script] = []
+    undecided: list[tuple[str, bytes]] = []
+    for py in changes.scripts:
+        text = read_bytes(os.path.join(root, py))
+        if text is None or not py.endswith(".py"):
+            continue
+        known = cache.notebook_for_py(py)
+        default_nb = py[: -len(".py")] + ".ipynb"
+        if known is not None:
+            scripts.append(Script(py, known, text))
+        elif (
+            changes.explicit
+            or has_jupytext_header(decode(text))
+            or os.path.exists(os.path.join(root, default_nb))
+        ) or cache.fingerprint:
+            undecided.append((py, text))
+    if not undecided:
+        return scripts
+    from .pairing import Pairing
+
+    pairing = Pairing(root)
+    for py, text in undecided:
+        notebook, singled_out = pairing.notebook_for_py(py)
+        if (
+            singled_out
+            or changes.explicit
+            or has_jupytext_header(decode(text))
+            or os.path.exists(os.path.join(root, notebook))
+        ):
+            scripts.append(Script(py, notebook, text))
+    return scripts
+
+
+def local_edits_message(script: Script, old_ref: str | None) -> str:
+    where = f"{script.py} at {old_ref}" if old_ref else "any commit"
+    return (
+        f"{NAME}: {script.notebook} has edits that are not in {where}, so it was left as is; "
+        f"{script.py} holds the new version. Resolve it one way or the other:\n"
+        f"  keep your edits: {shell_join([NOTEBOOKS_TO_PY, '--overwrite', script.notebook])}"
+        f" then merge the new version back into {script.py} by hand (git diff -- "
+        f"{shell_join([script.py])}) and run {shell_join([PROG, '--overwrite', script.py])}\n"
+        f"  drop your edits (outputs are kept): {shell_join([PROG, '--overwrite', script.py])}"
+    )
+
+
+def rebuild(
+    root: str, scripts: list[Script], changes: Changes, cache: SyncCache, overwrite: bool
+) -> list[str]:
+    """Rebuild or create each notebook; return the messages for those left alone."""
+    from .convert import (
+        NotebookError,
+        inputs_text,
+        load_notebook,
+        notebook_bytes,
+        rebuild_notebook,
+        text_format_name,
+        text_to_notebook,
+    )
+
+    messages: list[str] = []
+    existing = {s.notebook: read_bytes(os.path.join(root, s.notebook)) for s in scripts}
+    need_old = [s.py for s in scripts if existing[s.notebook] is not None]
+    old_blobs = read_blobs(root, changes.old_ref, need_old) if changes.old_ref and need_old else {}
+    for script in scripts:
+        nb_path = os.path.join(root, script.notebook)
+        try:
+            source = text_to_notebook(script.text.decode("utf-8"))
+            fmt_name = text_format_name(source)
+            raw = existing[script.notebook]
+            old_nb = load_notebook(raw) if raw is not None else None
+            if old_nb is not None:
+                same = inputs_text(old_nb, fmt_name) == inputs_text(source, fmt_name)
+                if (
+                    not same
+                    and not overwrite
+                    and not in_sync_before(
+                        script, old_nb, old_blobs.get(script.py), fmt_name, cache, nb_path
+                    )
+                ):
+                    messages.append(local_edits_message(script, changes.old_ref))
+                    continue
+                if same:
+                    cache.record(script.notebook, os.stat(nb_path), script.py, sha256(script.text))
+                    continue
+            data = notebook_bytes(rebuild_notebook(source, old_nb))
+        except (NotebookError, UnicodeDecodeError) as err:
+            messages.append(
+                f"{NAME}: error: {script.py} -> {script.notebook}: {err}; the notebook was left "
+                f"as is. Fix it, then run {shell_join([PROG, script.py])}"
+            )
+            continue
+        os.makedirs(os.path.dirname(nb_path), exist_ok=True)
+        with open(nb_path, "wb") as handle:
+            handle.write(data)
+        cache.record(script.notebook, os.stat(nb_path), script.py, sha256(script.text))
+    return messages
+
+
+def in_sync_before(
+    script: Script,
+    notebook: NotebookNode,
+    old_text: bytes | None,
+    fmt_name: str,
+    cache: SyncCache,
+    nb_path: str,
+) -> bool:
+    """Whether replacing the notebook loses nothing: it holds no edit missing from a commit."""
+    from .convert import inputs_text, text_to_notebook
+
+    if cache.fresh(script.notebook, os.stat(nb_path)) is not None:
+        return True
+    if old_text is None:
+        return False
+    try:
+        old = text_to_notebook(old_text.decode("utf-8"))
+    except Exception:
+        return False
+    return inputs_text(notebook, fmt_name) == inputs_text(old, fmt_name)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    try:
+        root, git_dir = find_repo()
+        changes = find_changes(root, args)
+    except GitError as err:
+        print(f"{NAME}: error: {err}", file=sys.stderr)
+        return 1
+    bad = [
+        p
+        for p in changes.scripts
+        if changes.explicit and (not p.endswith(".py") or not os.path.isfile(os.path.join(root, p)))
+    ]
+    for path in bad:
+        print(f"{NAME}: error: {path} is not a .py script; run {PROG} with .py paths")
+    cache = SyncCache.load(git_dir, config_fingerprint(root))
+    scripts = recognise(root, changes, cache)
+    messages = rebuild(root, scripts, changes, cache, args.overwrite) if scripts else []
+    cache.save(git_dir)
+    for message in messages:
+        print(message)
+    return 1 if messages or bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
