@@ -82,6 +82,7 @@ def warn_if_expiring(request: protocol.Request, answer: bytes, runtime_dir: str,
     tag = zlib.crc32(f"{request.host}\0{user}\0{expiry}".encode()) & 0xFFFFFFFF
     marker = os.path.join(runtime_dir, f"expiry-warned-{tag:08x}")
     try:
+        os.makedirs(runtime_dir, mode=0o700, exist_ok=True)
         os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except FileExistsError:
         return

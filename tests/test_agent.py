@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, Askpass, User
+from usertools import PASSPHRASE, Askpass, User
 
 from git_credential_sagemaker import agent, agentclient
 

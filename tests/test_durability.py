@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import PASSPHRASE, User
+from usertools import PASSPHRASE, User
 
 from git_credential_sagemaker.store import FileKeyring
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import User
+from usertools import User
 
 GH = "protocol=https\nhost=github.com\n"
 
@@ -158,3 +158,32 @@ def test_normal_operation_is_silent_on_stderr(user: User) -> None:
                     ("erase", GH + "username=a\npassword=p\n"), ("get", GH)):
         done = user.helper(op, req.encode())
         assert done.returncode == 0 and done.stderr == b"", (op, done.stderr)
+
+
+def test_get_warns_once_when_the_token_expires_within_a_week(user: User) -> None:
+    import time
+
+    soon = int(time.time()) + 3 * 86400
+    user.helper("store", (GH + f"username=alice\npassword=p\npassword_expiry_utc={soon}\n")
+                .encode())
+    first = user.helper("get", GH.encode())
+    assert f"password_expiry_utc={soon}".encode() in first.stdout
+    assert b"expires on" in first.stderr and b"login github.com" in first.stderr
+    second = user.helper("get", GH.encode())
+    assert second.stdout == first.stdout and second.stderr == b""
+
+
+def test_login_records_the_expiry_and_list_shows_it_without_secrets(user: User) -> None:
+    askpass = user.root / "ask.sh"
+    askpass.write_text("#!/bin/sh\necho ghp_listedtoken\n")
+    askpass.chmod(0o700)
+    env = {"GIT_ASKPASS": str(askpass), "GIT_TERMINAL_PROMPT": None}
+    done = user.run(["git-credential-sagemaker", "login", "github.com", "--username", "alice",
+                     "--expires", "2031-01-31"], env=env)  # type: ignore[arg-type]
+    assert done.returncode == 0, done.stderr
+    listed = user.run(["git-credential-sagemaker", "list"]).stdout.decode()
+    assert "https://github.com" in listed and "alice" in listed and "2031-01-31" in listed
+    assert "ghp_listedtoken" not in listed
+    assert user.fill(GH)["password"] == "ghp_listedtoken"
+    out = user.run(["git-credential-sagemaker", "logout", "github.com"])
+    assert out.returncode == 0 and nothing_stored(user, GH)

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import User
 from gitserver import GitServer
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
+from usertools import User
 
 KERNEL_START_TIMEOUT = 60.0
 CELL_TIMEOUT = 30.0

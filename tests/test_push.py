@@ -5,8 +5,8 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-from conftest import PASSPHRASE, Askpass, User
 from gitserver import GitServer
+from usertools import PASSPHRASE, Askpass, User
 
 
 def commit(user: User, work: Path, name: str) -> None:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE, User
+from usertools import PASSPHRASE, User
 
 from git_credential_sagemaker import crypto, paths
 from git_credential_sagemaker.store import FileKeyring, StoreError, WrongPassphrase

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import User
 from gitserver import GitServer
+from usertools import User
 
 PASSPHRASE = "terminal passphrase 42"
 
