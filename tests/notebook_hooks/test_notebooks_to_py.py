@@ -164,6 +164,35 @@ def test_checkpoints_are_ignored(repo: Path, capsys: pytest.CaptureFixture[str])
     assert list(repo.rglob("*.py")) == []
 
 
+def test_notebooks_in_a_gitignored_folder_stay_private(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / ".gitignore").write_text("*.ipynb\nscratch/\n")
+    write_notebook(repo / "scratch/try.ipynb", make_notebook(["x = 1"]))
+    write_notebook(repo / "keep.ipynb", make_notebook(["x = 1"]))
+
+    code, out = hook(capsys)
+
+    assert code == 1
+    assert not (repo / "scratch/try.py").exists()
+    assert "scratch" not in out
+    assert "git add -- keep.py" in out
+
+
+def test_a_prefix_pairing_puts_scripts_in_their_own_tracked_folder(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / ".gitignore").write_text("notebooks/\n")
+    (repo / "jupytext.toml").write_text('formats = "notebooks///ipynb,scripts///py:percent"\n')
+    write_notebook(repo / "notebooks/eda/explore.ipynb", make_notebook(["x = 1"]))
+
+    code, out = hook(capsys)
+
+    assert code == 1
+    assert "# %%\nx = 1\n" in (repo / "scripts/eda/explore.py").read_text()
+    assert "git add -- scripts/eda/explore.py" in out
+
+
 def test_exclude_patterns_skip_notebooks(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_notebook(repo / "scratch/try.ipynb", make_notebook(["x = 1"]))
     write_notebook(repo / "keep.ipynb", make_notebook(["x = 1"]))
