@@ -149,6 +149,15 @@ def apply(root: str, converted: list[Converted], cache: SyncCache, overwrite: se
     return report
 
 
+def prune(root: str, cache: SyncCache, listed: set[str]) -> None:
+    """Forget notebooks that are gone together with their `.py` (kept if either remains)."""
+    for notebook in [nb for nb in cache if nb not in listed]:
+        entry = cache.get(notebook)
+        py_gone = entry is None or not os.path.exists(os.path.join(root, entry.py))
+        if py_gone and not os.path.exists(os.path.join(root, notebook)):
+            cache.forget(notebook)
+
+
 def relative(root: str, path: str) -> str:
     """A path given on the command line (relative to the current folder) relative to the root."""
     return os.path.relpath(os.path.abspath(path), root).replace(os.sep, "/")
@@ -254,6 +263,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     private = private_notebooks(root, listing.ignored, in_sync, stale, pairing)
     in_sync = {nb: py for nb, py in in_sync.items() if nb not in private}
     stale = [(nb, st) for nb, st in stale if nb not in private]
+    prune(root, cache, set(listing.notebooks))
     report = Report({}, [], [], [])
     if stale and pairing is not None:
         report = apply(root, convert_stale(root, stale, pairing, cache), cache, overwrite)

@@ -347,6 +347,22 @@ def test_unchanged_notebooks_are_skipped_without_importing_jupytext(
     assert "jupytext" in {line.split("|")[-1].strip() for line in proc.stderr.splitlines()}
 
 
+def test_the_cache_forgets_a_notebook_deleted_with_its_script(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_notebook(repo / "a.ipynb", make_notebook(["x = 1"]))
+    write_notebook(repo / "b.ipynb", make_notebook(["x = 1"]))
+    hook(capsys)
+    (repo / "a.ipynb").unlink()
+    (repo / "a.py").unlink()
+    (repo / "b.ipynb").unlink()  # b.py stays: a checkout may bring b.ipynb back from it
+
+    hook(capsys)
+
+    cached = json.loads(Path(cache_path(str(repo / ".git"))).read_text())["notebooks"]
+    assert sorted(cached) == ["b.ipynb"]
+
+
 def test_outside_a_repository_it_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
