@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, NamedTuple, Optional
 from .cache import SyncCache, config_fingerprint
 from .discover import index_status, list_notebooks
 from .util import (
+    ConfigError,
     GitError,
     find_repo,
     ignored_paths,
@@ -259,7 +260,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if stale:
         from .pairing import Pairing
 
-        pairing = Pairing(root)
+        try:
+            pairing = Pairing(root)
+        except ConfigError as err:
+            print(f"{NAME}: error: {err}")
+            return 1
     private = private_notebooks(root, listing.ignored, in_sync, stale, pairing)
     in_sync = {nb: py for nb, py in in_sync.items() if nb not in private}
     stale = [(nb, st) for nb, st in stale if nb not in private]

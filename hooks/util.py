@@ -22,6 +22,10 @@ class GitError(RuntimeError):
     """A git command exited non-zero; the message holds its stderr."""
 
 
+class ConfigError(RuntimeError):
+    """The repository's jupytext configuration cannot be read; str() names the file."""
+
+
 class Repo(NamedTuple):
     """Where a work tree lives: its top folder and its own git dir (per worktree)."""
 

@@ -314,6 +314,18 @@ def test_the_repos_jupytext_config_picks_the_format(
     assert "# %%" not in text
 
 
+def test_a_broken_jupytext_config_is_named(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "jupytext.toml").write_text("formats = [unclosed\n")
+    write_notebook(repo / "a.ipynb", make_notebook(["x = 1"]))
+
+    code, out = hook(capsys)
+
+    assert code == 1
+    assert out.startswith("notebooks-to-py: error: jupytext.toml: ")
+    assert out.rstrip().endswith("fix or remove jupytext.toml")
+    assert not (repo / "a.py").exists()
+
+
 def test_unchanged_notebooks_are_skipped_without_importing_jupytext(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
