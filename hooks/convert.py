@@ -87,15 +87,20 @@ def text_format_name(notebook: NotebookNode) -> str:
 
 
 def inputs_text(notebook: NotebookNode, format_name: str) -> str:
-    """The cells' inputs (type, source, metadata) as text, without header or outputs."""
+    """The cells' inputs (type, source, metadata) as text, without header or outputs.
+
+    The text is read back and written again once, so what a script cannot hold (a cell of
+    spaces, say) is dropped on both sides of a comparison alike.
+    """
     bare = copy.copy(notebook)
     bare.metadata = NotebookNode()  # type: ignore[no-untyped-call]
     fmt = {"extension": ".py", "format_name": format_name, "notebook_metadata_filter": "-all"}
     try:
         text: str = jupytext.writes(bare, fmt)
+        again: str = jupytext.writes(jupytext.reads(text, fmt), fmt)
     except Exception as err:
         raise NotebookError(f"jupytext cannot convert it ({type(err).__name__}: {err})") from None
-    return text
+    return again
 
 
 def _installed_display_name(name: str) -> str | None:

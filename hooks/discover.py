@@ -9,6 +9,8 @@ usually gitignore `*.ipynb`. So the hook asks git itself:
 * `ls-files --others --ignored --exclude-standard -- *.ipynb` adds the ignored notebooks.
 
 Notebooks under `.ipynb_checkpoints/` and those matching an `--exclude` glob are dropped.
+Ignored notebooks are kept apart: the hook skips those whose `.py` would be ignored too (a
+gitignored `scratch/` folder is private, while `*.ipynb` only keeps notebook JSON out).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class IndexStatus(NamedTuple):
 class Listing(NamedTuple):
     notebooks: list[str]
     status: IndexStatus
+    ignored: frozenset[str]  # the notebooks that .gitignore rules cover
 
 
 def parse_status(raw: bytes) -> IndexStatus:
@@ -79,4 +82,4 @@ def list_notebooks(root: str, excludes: Sequence[str]) -> Listing:
     status = parse_status(git_wait(status_proc))
     ignored = zsplit(git_wait(ignored_proc))
     found = [p for p in status.tracked | status.untracked if p.endswith(".ipynb")]
-    return Listing(select_notebooks([*found, *ignored], excludes), status)
+    return Listing(select_notebooks([*found, *ignored], excludes), status, frozenset(ignored))

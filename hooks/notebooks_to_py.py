@@ -22,18 +22,19 @@ from typing import TYPE_CHECKING, NamedTuple, Optional
 from .cache import SyncCache, config_fingerprint
 from .discover import index_status, list_notebooks
 from .util import (
+    ConfigError,
     GitError,
     find_repo,
-    git_popen,
+    ignored_paths,
     read_blobs,
     read_bytes,
     sha256,
     shell_join,
-    zsplit,
 )
 
 if TYPE_CHECKING:
     from .cache import Entry
+    from .pairing import Pairing
 
 NAME = "notebooks-to-py"
 PROG = "git-credential-sagemaker-notebooks-to-py"
@@ -90,13 +91,11 @@ def may_replace(current: bytes, entry: Entry | None, head: bytes | None) -> bool
 
 
 def convert_stale(
-    root: str, stale: list[tuple[str, os.stat_result]], cache: SyncCache
+    root: str, stale: list[tuple[str, os.stat_result]], pairing: Pairing, cache: SyncCache
 ) -> list[Converted]:
     """Convert notebooks with jupytext in this process (imported here, only when needed)."""
     from .convert import NotebookError, load_notebook, notebook_to_text
-    from .pairing import Pairing
 
-    pairing = Pairing(root)
     results: list[Converted] = []
     for notebook, st in stale:
         entry = cache.get(notebook)
@@ -151,6 +150,35 @@ def apply(root: str, converted: list[Converted], cache: SyncCache, overwrite: se
     return report
 
 
+def prune(root: str, cache: SyncCache, listed: set[str]) -> None:
+    """Forget notebooks that are gone together with their `.py` (kept if either remains)."""
+    for notebook in [nb for nb in cache if nb not in listed]:
+        entry = cache.get(notebook)
+        py_gone = entry is None or not os.path.exists(os.path.join(root, entry.py))
+        if py_gone and not os.path.exists(os.path.join(root, notebook)):
+            cache.forget(notebook)
+
+
+def relative(root: str, path: str) -> str:
+    """A path given on the command line (relative to the current folder) relative to the root."""
+    return os.path.relpath(os.path.abspath(path), root).replace(os.sep, "/")
+
+
+def private_notebooks(
+    root: str,
+    ignored: frozenset[str],
+    in_sync: dict[str, str],
+    stale: list[tuple[str, os.stat_result]],
+    pairing: Pairing | None,
+) -> set[str]:
+    """Ignored notebooks whose `.py` would be ignored too: kept out of the repository on purpose."""
+    py_of = {nb: py for nb, py in in_sync.items() if nb in ignored}
+    if pairing is not None:
+        py_of.update({nb: pairing.py_for_notebook(nb)[0] for nb, _ in stale if nb in ignored})
+    hidden = ignored_paths(root, sorted(set(py_of.values())))
+    return {nb for nb, py in py_of.items() if py in hidden}
+
+
 def error_message(notebook: str, reason: str) -> str:
     if reason.startswith("nbformat "):
         upgrade = (
@@ -164,16 +192,6 @@ def error_message(notebook: str, reason: str) -> str:
         f"{NAME}: error: {notebook}: {reason}; {fix}, "
         f"or skip it with `args: [--exclude, {notebook}]` in .pre-commit-config.yaml"
     )
-
-
-def not_ignored(root: str, paths: list[str]) -> list[str]:
-    """The paths no .gitignore rule covers (checked as if they were untracked)."""
-    proc = git_popen(["check-ignore", "--no-index", "-z", "--stdin"], root, stdin=True)
-    out, _ = proc.communicate(b"".join(p.encode("utf-8", "surrogateescape") + b"\0" for p in paths))
-    if proc.returncode not in (0, 1):
-        return paths
-    ignored = set(zsplit(out))
-    return [p for p in paths if p not in ignored]
 
 
 def gitignore_command(root: str) -> str:
@@ -212,7 +230,7 @@ def print_report(root: str, report: Report, unstaged: list[str], tracked: list[s
         print(
             f"  run: {shell_join(['git', 'rm', '--cached', '--quiet', '--', *tracked])}", file=out
         )
-        if not_ignored(root, tracked):
+        if set(tracked) - ignored_paths(root, tracked, no_index=True):
             print(f"  and ignore notebooks: {gitignore_command(root)}", file=out)
 
 
@@ -224,7 +242,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except GitError as err:
         print(f"{NAME}: error: {err}; run it inside a git work tree", file=sys.stderr)
         return 1
-    overwrite = {p.replace(os.sep, "/") for p in args.overwrite}
+    overwrite = {relative(root, p) for p in args.overwrite}
     cache = SyncCache.load(git_dir, config_fingerprint(root))
     in_sync: dict[str, str] = {}
     stale: list[tuple[str, os.stat_result]] = []
@@ -238,9 +256,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             in_sync[notebook] = entry.py
         else:
             stale.append((notebook, st))
-    report = Report({}, [], [], [])
+    pairing: Pairing | None = None
     if stale:
-        report = apply(root, convert_stale(root, stale, cache), cache, overwrite)
+        from .pairing import Pairing
+
+        try:
+            pairing = Pairing(root)
+        except ConfigError as err:
+            print(f"{NAME}: error: {err}")
+            return 1
+    private = private_notebooks(root, listing.ignored, in_sync, stale, pairing)
+    in_sync = {nb: py for nb, py in in_sync.items() if nb not in private}
+    stale = [(nb, st) for nb, st in stale if nb not in private]
+    prune(root, cache, set(listing.notebooks))
+    report = Report({}, [], [], [])
+    if stale and pairing is not None:
+        report = apply(root, convert_stale(root, stale, pairing, cache), cache, overwrite)
         in_sync.update(report.in_sync)
     cache.save(git_dir)
     status = index_status(root) if report.wrote else listing.status

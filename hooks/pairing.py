@@ -24,6 +24,8 @@ from jupytext.config import (  # type: ignore[import-untyped]
 from jupytext.formats import long_form_multiple_formats  # type: ignore[import-untyped]
 from jupytext.paired_paths import base_path, paired_paths  # type: ignore[import-untyped]
 
+from .util import ConfigError
+
 Format = dict[str, Any]
 
 DEFAULT_FORMAT: Format = {"extension": ".py", "format_name": "percent"}
@@ -47,7 +49,13 @@ class Pairing:
     def __init__(self, root: str):
         self.root = root
         found = find_jupytext_configuration_file(root, search_parent_dirs=False)
-        self.config: Any = load_jupytext_configuration_file(found) if found else None
+        try:
+            self.config: Any = load_jupytext_configuration_file(found) if found else None
+        except Exception as err:
+            name = os.path.relpath(found, root)
+            raise ConfigError(
+                f"{name}: {type(err).__name__}: {err}; fix or remove {name}"
+            ) from None
 
     def _formats(self, abs_path: str) -> list[Format]:
         if self.config is None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, NamedTuple, Optional
 from .cache import SyncCache, config_fingerprint
 from .header import has_jupytext_header
 from .util import (
+    ConfigError,
     GitError,
     decode,
     find_repo,
@@ -251,7 +252,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for path in bad:
         print(f"{NAME}: error: {path} is not a .py script; run {PROG} with .py paths")
     cache = SyncCache.load(git_dir, config_fingerprint(root))
-    scripts = recognise(root, changes, cache)
+    try:
+        scripts = recognise(root, changes, cache)
+    except ConfigError as err:
+        print(f"{NAME}: error: {err}")
+        return 1
     messages = rebuild(root, scripts, changes, cache, args.overwrite) if scripts else []
     cache.save(git_dir)
     for message in messages:

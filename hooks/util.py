@@ -22,6 +22,10 @@ class GitError(RuntimeError):
     """A git command exited non-zero; the message holds its stderr."""
 
 
+class ConfigError(RuntimeError):
+    """The repository's jupytext configuration cannot be read; str() names the file."""
+
+
 class Repo(NamedTuple):
     """Where a work tree lives: its top folder and its own git dir (per worktree)."""
 
@@ -92,6 +96,18 @@ def read_blobs(root: str, rev: str, paths: Iterable[str]) -> dict[str, bytes]:
             blobs[path] = out[pos : pos + size]
         pos += size + 1
     return blobs
+
+
+def ignored_paths(root: str, paths: Sequence[str], no_index: bool = False) -> set[str]:
+    """The paths a .gitignore rule covers; with no_index, tracked paths are checked too."""
+    if not paths:
+        return set()
+    args = ["check-ignore", "-z", "--stdin", *(["--no-index"] if no_index else [])]
+    proc = git_popen(args, root, stdin=True)
+    out, err = proc.communicate(b"".join(encode(p) + b"\0" for p in paths))
+    if proc.returncode not in (0, 1):  # 1 means "none of them is ignored"
+        raise GitError(decode(err).strip())
+    return set(zsplit(out))
 
 
 def sha256(data: bytes) -> str:

@@ -164,6 +164,35 @@ def test_checkpoints_are_ignored(repo: Path, capsys: pytest.CaptureFixture[str])
     assert list(repo.rglob("*.py")) == []
 
 
+def test_notebooks_in_a_gitignored_folder_stay_private(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / ".gitignore").write_text("*.ipynb\nscratch/\n")
+    write_notebook(repo / "scratch/try.ipynb", make_notebook(["x = 1"]))
+    write_notebook(repo / "keep.ipynb", make_notebook(["x = 1"]))
+
+    code, out = hook(capsys)
+
+    assert code == 1
+    assert not (repo / "scratch/try.py").exists()
+    assert "scratch" not in out
+    assert "git add -- keep.py" in out
+
+
+def test_a_prefix_pairing_puts_scripts_in_their_own_tracked_folder(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (repo / ".gitignore").write_text("notebooks/\n")
+    (repo / "jupytext.toml").write_text('formats = "notebooks///ipynb,scripts///py:percent"\n')
+    write_notebook(repo / "notebooks/eda/explore.ipynb", make_notebook(["x = 1"]))
+
+    code, out = hook(capsys)
+
+    assert code == 1
+    assert "# %%\nx = 1\n" in (repo / "scripts/eda/explore.py").read_text()
+    assert "git add -- scripts/eda/explore.py" in out
+
+
 def test_exclude_patterns_skip_notebooks(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_notebook(repo / "scratch/try.ipynb", make_notebook(["x = 1"]))
     write_notebook(repo / "keep.ipynb", make_notebook(["x = 1"]))
@@ -285,6 +314,18 @@ def test_the_repos_jupytext_config_picks_the_format(
     assert "# %%" not in text
 
 
+def test_a_broken_jupytext_config_is_named(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / "jupytext.toml").write_text("formats = [unclosed\n")
+    write_notebook(repo / "a.ipynb", make_notebook(["x = 1"]))
+
+    code, out = hook(capsys)
+
+    assert code == 1
+    assert out.startswith("notebooks-to-py: error: jupytext.toml: ")
+    assert out.rstrip().endswith("fix or remove jupytext.toml")
+    assert not (repo / "a.py").exists()
+
+
 def test_unchanged_notebooks_are_skipped_without_importing_jupytext(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -316,6 +357,22 @@ def test_unchanged_notebooks_are_skipped_without_importing_jupytext(
     )
     assert proc.returncode == 1
     assert "jupytext" in {line.split("|")[-1].strip() for line in proc.stderr.splitlines()}
+
+
+def test_the_cache_forgets_a_notebook_deleted_with_its_script(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_notebook(repo / "a.ipynb", make_notebook(["x = 1"]))
+    write_notebook(repo / "b.ipynb", make_notebook(["x = 1"]))
+    hook(capsys)
+    (repo / "a.ipynb").unlink()
+    (repo / "a.py").unlink()
+    (repo / "b.ipynb").unlink()  # b.py stays: a checkout may bring b.ipynb back from it
+
+    hook(capsys)
+
+    cached = json.loads(Path(cache_path(str(repo / ".git"))).read_text())["notebooks"]
+    assert sorted(cached) == ["b.ipynb"]
 
 
 def test_outside_a_repository_it_says_so(
