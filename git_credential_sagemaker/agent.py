@@ -150,7 +150,9 @@ def spawn(store_dir: Path, runtime_dir: Path, key: bytes, timeout: Optional[floa
     ensure_private_dir(runtime_dir, create=True)
     path = agentclient.socket_path(str(runtime_dir), str(store_dir))
     if agentclient.call(path, agentclient.encode("lock", str(store_dir))) is not None:
-        time.sleep(0.05)  # an older agent for this store steps aside
+        deadline = time.monotonic() + 5  # an older agent for this store steps aside
+        while os.path.lexists(path) and time.monotonic() < deadline:
+            time.sleep(0.01)
     args = [sys.executable, "-m", "git_credential_sagemaker.agent", "--store", str(store_dir),
             "--socket", path]
     if timeout is not None:

@@ -12,7 +12,6 @@ import sys
 from collections.abc import Sequence
 from typing import Optional
 
-PROG = "git-credential-sagemaker"
 HELPER_OPTIONS = ("--dir", "--timeout")
 # The user's commands; any other word is a helper operation (unknown ones are ignored).
 COMMANDS = ("setup", "login", "logout", "list", "status", "lock", "unlock", "agent")

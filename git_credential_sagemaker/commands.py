@@ -13,12 +13,12 @@ import time
 from collections.abc import Sequence
 from typing import Callable, Optional
 
-from git_credential_sagemaker import account, agent, agentclient
+from git_credential_sagemaker import account, agent, agentclient, paths
 from git_credential_sagemaker.prompt import PromptError
 from git_credential_sagemaker.settings import Settings, read_git_config
 from git_credential_sagemaker.store import Entry, StoreError
 
-PROG = "git-credential-sagemaker"
+PROG = paths.APP
 
 
 def _settings(args: argparse.Namespace) -> Settings:

@@ -22,7 +22,9 @@ import sys
 from collections.abc import Mapping
 from typing import Callable, Optional
 
-PROG = "git-credential-sagemaker"
+from git_credential_sagemaker.paths import APP
+
+PROG = APP
 ATTEMPTS = 3
 
 # Reads one git config value (None when unset); injected so tests and callers control it.
@@ -77,10 +79,6 @@ class Prompter:
         askpass = (env.get("GIT_ASKPASS") or config("core.askPass")
                    or env.get("SSH_ASKPASS") or None)
         return cls(allowed=allowed, askpass=askpass, in_kernel=in_jupyter_kernel(env))
-
-    @property
-    def terminal_prompt_disabled(self) -> bool:
-        return not self.allowed
 
     def channel(self) -> Optional[str]:
         """'askpass', 'tty', or None when asking would be wrong or would hang."""

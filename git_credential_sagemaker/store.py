@@ -96,12 +96,15 @@ def _new_parser() -> configparser.RawConfigParser:
     return parser
 
 
-def _owner_problem(path: Path, st: os.stat_result) -> Optional[str]:
+def _refuse_unless_private(path: Path, st: os.stat_result, mode: int) -> None:
+    """Refuse a symlink, another user's file, or one others can read; say how to fix it."""
     if stat.S_ISLNK(st.st_mode):
-        return f"{path} is a symlink; refusing to use it"
+        raise StoreError(f"{path} is a symlink; refusing to use it")
     if st.st_uid != os.getuid():
-        return f"{path} is owned by uid {st.st_uid}, not you; refusing to use it"
-    return None
+        raise StoreError(f"{path} is owned by uid {st.st_uid}, not you; refusing to use it")
+    if stat.S_IMODE(st.st_mode) & 0o077:
+        raise StoreError(f"{path} is readable by others (mode {stat.S_IMODE(st.st_mode):03o}); "
+                         f"fix it with: chmod {mode:o} '{path}'")
 
 
 def ensure_private_dir(path: Path, create: bool = True) -> bool:
@@ -116,14 +119,9 @@ def ensure_private_dir(path: Path, create: bool = True) -> bool:
             os.mkdir(path, 0o700)
         os.chmod(path, 0o700)  # whatever the umask
         st = os.lstat(path)
-    problem = _owner_problem(path, st)
-    if problem is None and not stat.S_ISDIR(st.st_mode):
-        problem = f"{path} is not a directory"
-    if problem is None and stat.S_IMODE(st.st_mode) & 0o077:
-        problem = (f"{path} is readable by others (mode {stat.S_IMODE(st.st_mode):03o}); "
-                   f"fix it with: chmod 700 '{path}'")
-    if problem:
-        raise StoreError(problem)
+    if not stat.S_ISDIR(st.st_mode) and not stat.S_ISLNK(st.st_mode):
+        raise StoreError(f"{path} is not a directory")
+    _refuse_unless_private(path, st, 0o700)
     return True
 
 
@@ -132,12 +130,7 @@ def _check_file(path: Path) -> bool:
         st = os.lstat(path)
     except FileNotFoundError:
         return False
-    problem = _owner_problem(path, st)
-    if problem is None and stat.S_IMODE(st.st_mode) & 0o077:
-        problem = (f"{path} is readable by others (mode {stat.S_IMODE(st.st_mode):03o}); "
-                   f"fix it with: chmod 600 '{path}'")
-    if problem:
-        raise StoreError(problem)
+    _refuse_unless_private(path, st, 0o600)
     return True
 
 
@@ -333,10 +326,6 @@ class FileKeyring(Keyring):  # type: ignore[misc]  # keyrings.alt ships no types
 
     def lock(self) -> None:
         self._key = None
-
-    def key_for_agent(self) -> bytes:
-        """The derived key, for handing to the unlock agent over a private pipe."""
-        return self.unlock()
 
     # -- entries ---------------------------------------------------------------------------
 

@@ -29,17 +29,24 @@ def locked_user(user: User) -> dict[str, str]:
             "GIT_ASKPASS": str(askpass.program)}
 
 
-def agent_pids(user: User) -> list[int]:
-    pids = []
+def command_lines() -> dict[int, bytes]:
+    """Every running process's argv, as /proc shows it to anyone on the machine."""
+    found = {}
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
-                cmdline = (proc / "cmdline").read_bytes()
+                found[int(proc.name)] = (proc / "cmdline").read_bytes()
             except OSError:
                 continue
-            if b"git_credential_sagemaker.agent" in cmdline and str(user.store_dir).encode() \
-                    in cmdline:
-                pids.append(int(proc.name))
+    return found
+
+
+def agent_pids(user: User) -> list[int]:
+    pids = []
+    for pid, cmdline in command_lines().items():
+        if b"git_credential_sagemaker.agent" in cmdline and str(user.store_dir).encode() \
+                in cmdline:
+            pids.append(pid)
     return pids
 
 
@@ -136,13 +143,8 @@ def test_no_key_or_token_anywhere_on_disk_argv_or_environment(
         for path in root.rglob("*"):
             if path.is_file():
                 assert not any(s in path.read_bytes() for s in secrets), path
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmdline = (proc / "cmdline").read_bytes()
-            except OSError:
-                continue
-            assert not any(s in cmdline for s in secrets), proc
+    for other, cmdline in command_lines().items():
+        assert not any(s in cmdline for s in secrets), other
     environ = Path(f"/proc/{pid}/environ").read_bytes()
     assert not any(s in environ for s in secrets)
 
@@ -166,7 +168,7 @@ def test_agent_refuses_a_client_with_another_uid(tmp_path: Path) -> None:
     path = str(shared / "agent.sock")
     listener = agent.listen(path)
     os.chmod(path, 0o777)  # noqa: S103  # only the uid check stands between another user and the key
-    server = agent.Agent(store, ring.key_for_agent(), timeout=5)
+    server = agent.Agent(store, ring.unlock(), timeout=5)
     thread = threading.Thread(target=server.serve, args=(listener,), daemon=True)
     thread.start()
     message = agentclient.encode("get", str(store), GH)

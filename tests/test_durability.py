@@ -39,7 +39,7 @@ def test_sigkill_at_random_points_never_breaks_the_file(tmp_path: Path) -> None:
     ring = FileKeyring(directory, passphrase=lambda new: PASSPHRASE)
     ring.put({"protocol": "https", "host": "seed", "path": None, "username": "u"},
              {"password": "seed"})
-    key = ring.key_for_agent()
+    key = ring.unlock()
     committed: set[str] = {"seed"}
     rng = random.Random(1234)
     for round_ in range(100):
