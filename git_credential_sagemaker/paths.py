@@ -17,6 +17,16 @@ NOTEBOOK_INSTANCE_ROOT = "/home/ec2-user/SageMaker"
 STUDIO_ROOT = "/home/sagemaker-user"
 
 
+def sagemaker_roots(env: Mapping[str, str]) -> tuple[str, str]:
+    """(notebook instance volume, Studio home), under $GIT_CREDENTIAL_SAGEMAKER_ROOT if set.
+
+    The prefix lets a test (or an unusual image) stand in a fake root for `/`.
+    """
+    root = env.get("GIT_CREDENTIAL_SAGEMAKER_ROOT", "/")
+    return (os.path.join(root, NOTEBOOK_INSTANCE_ROOT.lstrip("/")),
+            os.path.join(root, STUDIO_ROOT.lstrip("/")))
+
+
 def environment_kind(
     notebook_root: str = NOTEBOOK_INSTANCE_ROOT, studio_root: str = STUDIO_ROOT
 ) -> str:
@@ -38,6 +48,8 @@ def store_dir(
     explicit = override or env.get("GIT_CREDENTIAL_SAGEMAKER_DIR")
     if explicit:
         return os.path.abspath(os.path.expanduser(explicit))
+    if notebook_root == NOTEBOOK_INSTANCE_ROOT and studio_root == STUDIO_ROOT:
+        notebook_root, studio_root = sagemaker_roots(env)
     kind = environment_kind(notebook_root, studio_root)
     if kind == "notebook-instance":
         return os.path.join(notebook_root, STORE_DIRNAME)
