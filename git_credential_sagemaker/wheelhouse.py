@@ -1,0 +1,158 @@
+"""A wheelhouse on the persistent volume, so a restart reinstalls the helper with no network.
+
+    installed distributions (this package, its dependencies, pip) --repack--> <state>/wheels/
+
+Many notebook instances run in a VPC without internet, and a restart wipes every pip
+install outside the volume. So `setup` repacks what is installed right now, file for file,
+into wheels (the files pip recorded, with a fresh RECORD), and the on-start script runs
+`pip install --no-index --find-links <wheels>`. Repacking what is installed needs no index
+and gives exactly the versions that work today. pip's own wheel bootstraps a venv made
+`--without-pip`, since some system Pythons lack ensurepip.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+PROJECT = "git-credential-sagemaker"
+SKIPPED_METADATA = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
+
+
+class WheelhouseError(Exception):
+    """One line saying why the wheelhouse could not be built."""
+
+
+def python_version() -> str:
+    return f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def closure(root: str = PROJECT) -> list[metadata.Distribution]:
+    """`root` and every distribution it needs at run time, plus pip."""
+    seen: dict[str, metadata.Distribution] = {}
+    todo = [root, "pip"]
+    while todo:
+        name = canonicalize_name(todo.pop())
+        if name in seen:
+            continue
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            raise WheelhouseError(f"{name} is not installed; reinstall {PROJECT}") from None
+        seen[name] = dist
+        for line in dist.requires or []:
+            req = Requirement(line)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(req.name)
+    return sorted(seen.values(), key=lambda d: canonicalize_name(d.metadata["Name"]))
+
+
+def _is_editable(dist: metadata.Distribution) -> bool:
+    info = json.loads(dist.read_text("direct_url.json") or "{}")
+    return bool(info.get("dir_info", {}).get("editable"))
+
+
+def _build_from_source(dist: metadata.Distribution, out_dir: Path) -> Path:
+    """An editable install has no files to repack: build its wheel from the source tree."""
+    url = json.loads(dist.read_text("direct_url.json") or "{}").get("url", "")
+    source = url.removeprefix("file://") if url.startswith("file://") else ""
+    if not os.path.isdir(source):
+        raise WheelhouseError(f"{dist.metadata['Name']} is an editable install whose source is "
+                              "gone; reinstall it with `pip install .`")
+    before = set(out_dir.glob("*.whl"))
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                           "--wheel-dir", str(out_dir), source],
+                          capture_output=True, text=True, check=False)
+    built = [w for w in out_dir.glob("*.whl") if w not in before or
+             w.name.startswith(re.sub(r"[-_.]+", "_", dist.metadata["Name"]) + "-")]
+    if done.returncode != 0 or not built:
+        raise WheelhouseError(f"could not build a wheel from {source}: "
+                              f"{(done.stderr.strip().splitlines() or ['pip failed'])[-1]}")
+    return max(built, key=lambda w: w.stat().st_mtime)
+
+
+def _tags(dist: metadata.Distribution) -> str:
+    """The compressed tag set from the installed WHEEL file, e.g. py3-none-any."""
+    tags = [line.split(":", 1)[1].strip() for line in (dist.read_text("WHEEL") or "").splitlines()
+            if line.startswith("Tag:")]
+    if not tags:
+        return "py3-none-any"
+    parts = [sorted({t.split("-")[i] for t in tags}) for i in range(3)]
+    return "-".join(".".join(p) for p in parts)
+
+
+def _files(dist: metadata.Distribution) -> Iterator[tuple[str, Path]]:
+    """(archive name, file on disk) for what pip installed inside site-packages."""
+    for rel in dist.files or []:
+        name = rel.as_posix()
+        if name.startswith("../") or "__pycache__" in name or name.endswith(".pyc"):
+            continue  # console scripts and data files outside site-packages: pip remakes them
+        if ".dist-info/" in name and name.rsplit("/", 1)[1] in SKIPPED_METADATA:
+            continue
+        path = Path(str(dist.locate_file(rel)))
+        if path.is_file():
+            yield name, path
+
+
+def _digest(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def repack(dist: metadata.Distribution, out_dir: Path) -> Path:
+    """Write one installed distribution back out as a wheel pip can install."""
+    if _is_editable(dist):
+        return _build_from_source(dist, out_dir)
+    name = re.sub(r"[-_.]+", "_", dist.metadata["Name"])
+    version = dist.version
+    target = out_dir / f"{name}-{version}-{_tags(dist)}.whl"
+    files = list(_files(dist))
+    dist_info = next((n.split("/", 1)[0] for n, _ in files if ".dist-info/" in n), None)
+    if dist_info is None:
+        raise WheelhouseError(f"{dist.metadata['Name']} has no installed metadata to repack")
+    record = io.StringIO()
+    writer = csv.writer(record, lineterminator="\n")
+    tmp = target.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as wheel:
+        for arcname, path in files:
+            data = path.read_bytes()
+            wheel.writestr(arcname, data)
+            writer.writerow([arcname, _digest(data), len(data)])
+        writer.writerow([f"{dist_info}/RECORD", "", ""])
+        wheel.writestr(f"{dist_info}/RECORD", record.getvalue())
+    os.replace(tmp, target)
+    return target
+
+
+def build(out_dir: Path) -> list[Path]:
+    """Refresh the wheelhouse: one wheel per needed distribution, stale wheels removed."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    wheels = [repack(dist, out_dir) for dist in closure()]
+    keep = {w.name for w in wheels}
+    for old in out_dir.glob("*.whl"):
+        if old.name not in keep:
+            old.unlink()
+    (out_dir / "python-version").write_text(python_version() + "\n")
+    return wheels
+
+
+def current(out_dir: Path) -> bool:
+    """Whether the wheelhouse holds the installed version of this package."""
+    try:
+        version = metadata.version(PROJECT)
+    except metadata.PackageNotFoundError:
+        return False
+    return any(out_dir.glob(f"git_credential_sagemaker-{version}-*.whl"))
