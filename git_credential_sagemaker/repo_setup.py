@@ -1,0 +1,617 @@
+"""Set up one repository for the notebook hooks, and tell `doctor` what is missing there.
+
+What it sets up, each only when missing (so running it again changes nothing):
+
+1. `.gitignore` ignores `*.ipynb` and `.ipynb_checkpoints/`;
+2. `jupytext.toml` pairs notebooks with `py:percent` scripts, unless jupytext already finds a
+   configuration at the repository root;
+3. `.pre-commit-config.yaml` runs the two notebook hooks: ruamel.yaml parses an existing file
+   and renders our entry in its indentation, which goes in as text after the last repo, so
+   the other hooks, comments and layout stay byte for byte (a full round-trip dump is the
+   fallback for flow-style lists); the result is parsed back and compared before writing;
+4. pre-commit's git hooks are installed for `HOOK_TYPES`;
+5. with `migrate`, tracked notebooks are converted to their scripts, which are staged, and the
+   notebooks leave the index (they stay on disk), so the index is ready to commit;
+6. notebooks missing next to their tracked jupytext scripts (a fresh clone) are built.
+
+Data flow: everything is first read and checked (git plumbing, the YAML, the notebooks to
+migrate), so a predictable failure raises `RepoSetupError` before any file changes; then each
+step writes and says what it did as a `Change`. With `dry_run` the same checks run and the same
+`Change` list comes back, but nothing is written and no state-changing command runs. The files
+of steps 1-3 are staged, because pre-commit refuses to run with an unstaged config.
+
+Conversion and notebook discovery are the hooks' own code (`git_credential_sagemaker.hooks`),
+so a migrated script is byte-identical to what the pre-commit hook writes, and the hooks' sync
+cache records it: the first commit after setup finds everything in sync.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+if TYPE_CHECKING:
+    # mypy knows hooks/ as the top-level package `hooks` ([tool.mypy] files): setuptools maps it
+    # to git_credential_sagemaker.hooks only when installing, which mypy cannot follow.
+    from hooks import cache as hook_cache
+    from hooks import discover, notebooks_to_py, py_to_notebooks, util
+else:
+    from .hooks import cache as hook_cache
+    from .hooks import discover, notebooks_to_py, py_to_notebooks, util
+
+HOOK_TYPES = ("pre-commit", "post-checkout", "post-merge", "post-rewrite")
+
+SETUP = "git-credential-sagemaker setup"
+GITIGNORE = ".gitignore"
+JUPYTEXT_TOML = "jupytext.toml"
+CONFIG = ".pre-commit-config.yaml"
+JUPYTEXT_TOML_TEXT = (
+    "# Pair each notebook with a py:percent script; commits hold the scripts.\n"
+    'formats = "ipynb,py:percent"\n'
+)
+
+# Each .gitignore line we want, with paths that line ignores (checked with git check-ignore,
+# so `**/*.ipynb`, `.ipynb_checkpoints` or a whitelist already count as covering notebooks).
+GITIGNORE_LINES: dict[str, tuple[str, ...]] = {
+    "*.ipynb": ("probe.ipynb", "folder/probe.ipynb"),
+    ".ipynb_checkpoints/": (".ipynb_checkpoints/probe", "folder/.ipynb_checkpoints/probe"),
+}
+
+# The two hooks of .pre-commit-hooks.yaml as `repo: local` hooks. SageMaker instances often run
+# without internet, and the helper's package (with both console scripts) is reinstalled from a
+# wheelhouse on every start, so a `language: system` hook needs no network to build an
+# environment, unlike `language: python` from a remote repo. .pre-commit-hooks.yaml is not part
+# of the installed package, so this table repeats its fields (a test keeps the two in step).
+LOCAL_HOOKS: tuple[dict[str, Any], ...] = (
+    {
+        "id": notebooks_to_py.NAME,
+        "name": "notebooks to .py scripts",
+        "entry": notebooks_to_py.PROG,
+        "language": "system",
+        "pass_filenames": False,
+        "always_run": True,
+        "stages": ["pre-commit"],
+    },
+    {
+        "id": py_to_notebooks.NAME,
+        "name": ".py scripts to notebooks",
+        "entry": py_to_notebooks.PROG,
+        "language": "system",
+        "pass_filenames": False,
+        "always_run": True,
+        "stages": ["post-checkout", "post-merge", "post-rewrite"],
+    },
+)
+LOCAL_COMMENT = "# Notebook hooks of git-credential-sagemaker; system hooks need no network."
+
+HOOK_PURPOSE = {
+    "pre-commit": "commits are not checked for notebooks, and their scripts are not written",
+    "post-checkout": "notebooks are not rebuilt after a checkout",
+    "post-merge": "notebooks are not rebuilt after a merge or pull",
+    "post-rewrite": "notebooks are not rebuilt after a rebase",
+}
+
+
+class Change(NamedTuple):
+    """One thing setup changed, or would change with dry_run, as a line for the user."""
+
+    what: str
+    advice: bool = False  # a step left to the user, not a change made
+
+
+class RepoSetupError(Exception):
+    """Setup cannot go on; str() is one line saying what is wrong and how to fix it."""
+
+
+class _Migration(NamedTuple):
+    scripts: list[tuple[str, str]]  # (notebook, .py) for each notebook to convert
+    untrack: list[str]  # every tracked notebook, checkpoints and deleted ones included
+
+
+class _Config(NamedTuple):
+    text: str | None  # None when there is no .pre-commit-config.yaml
+    missing: list[dict[str, Any]]  # our hooks it lacks (by id)
+    merged: str | None  # the new text when something is missing
+
+
+# --- locating the repository -------------------------------------------------------------
+
+
+def _locate(repo: Path) -> util.Repo:
+    """The work tree's top folder and git dir; a one-line error outside a work tree."""
+    try:
+        return util.find_repo(str(repo))
+    except (util.GitError, OSError) as err:
+        raise RepoSetupError(f"{repo} is not inside a git work tree ({err})") from None
+
+
+def _git(args: Sequence[str], root: str) -> bytes:
+    try:
+        return util.git(args, root)
+    except util.GitError as err:
+        said = " ".join(str(err).split())  # git's message on one line
+        raise RepoSetupError(f"git {util.shell_join(args)} failed: {said}") from None
+
+
+def _tracked_notebooks(root: str) -> list[str]:
+    return sorted(util.zsplit(_git(["ls-files", "-z", "--cached", "--", "*.ipynb"], root)))
+
+
+# --- .gitignore ----------------------------------------------------------------------------
+
+
+def _gitignore_missing(root: str) -> list[str]:
+    """The lines of GITIGNORE_LINES that no committed-style .gitignore rule covers yet.
+
+    Only `.gitignore` files count: `.git/info/exclude` and the global excludes file are not
+    shared with the repository, and the latter is lost when a SageMaker instance restarts.
+    """
+    probes = [p for paths in GITIGNORE_LINES.values() for p in paths]
+    proc = util.git_popen(["check-ignore", "-v", "-n", "-z", "--stdin", "--no-index"], root, True)
+    out, err = proc.communicate(b"".join(p.encode() + b"\0" for p in probes))
+    if proc.returncode not in (0, 1):
+        raise RepoSetupError(f"git check-ignore failed: {util.decode(err).strip()}")
+    fields = [util.decode(field) for field in out.split(b"\0")[:-1]]  # unmatched: empty fields
+    covered = set()
+    for i in range(0, len(fields) - 3, 4):
+        source, _line, pattern, path = fields[i : i + 4]
+        if (
+            os.path.basename(source) == GITIGNORE
+            and not os.path.isabs(source)
+            and not source.startswith(".git/")
+            and not pattern.startswith("!")
+        ):
+            covered.add(path)
+    return [line for line, paths in GITIGNORE_LINES.items() if not set(paths) <= covered]
+
+
+def _gitignore_text(root: str, lines: list[str]) -> bytes:
+    """The .gitignore with the lines appended, in its own line ending, ending in a newline."""
+    text = util.read_bytes(os.path.join(root, GITIGNORE)) or b""
+    eol = b"\r\n" if b"\r\n" in text else b"\n"
+    if text and not text.endswith(b"\n"):
+        text += eol
+    return text + b"".join(line.encode() + eol for line in lines)
+
+
+# --- jupytext configuration ------------------------------------------------------------------
+
+
+def _has_jupytext_config(root: str) -> bool:
+    """Whether jupytext finds a configuration at the root (a file, or pyproject's table)."""
+    from jupytext.config import (  # type: ignore[import-untyped]
+        find_jupytext_configuration_file,
+    )
+
+    try:
+        return bool(find_jupytext_configuration_file(root, search_parent_dirs=False))
+    except Exception as err:  # a pyproject.toml that is not valid TOML
+        raise RepoSetupError(
+            f"pyproject.toml: {type(err).__name__}: {err}; fix it, then rerun {SETUP}"
+        ) from None
+
+
+# --- .pre-commit-config.yaml -----------------------------------------------------------------
+
+
+def _yaml(mapping: int = 2, sequence: int = 4, offset: int = 2) -> YAML:
+    yaml = YAML()  # round-trip: keeps comments, quotes and key order
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # never re-wrap long lines
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+    return yaml
+
+
+def _dump(data: Any, yaml: YAML) -> str:
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue()
+
+
+def _plain(data: Any) -> Any:
+    """Round-trip YAML nodes as plain dicts and lists, to compare documents by content."""
+    if isinstance(data, dict):
+        return {key: _plain(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_plain(value) for value in data]
+    return data
+
+
+def _parsed(text: str) -> Any:
+    """The text's content as plain data, or None when it is not valid YAML."""
+    try:
+        return _plain(_yaml().load(text))
+    except YAMLError:
+        return None
+
+
+def _local_entry(hooks: list[dict[str, Any]]) -> CommentedMap:
+    entries = CommentedSeq()
+    for hook in hooks:
+        entry = CommentedMap(hook)
+        stages = CommentedSeq(hook["stages"])
+        stages.fa.set_flow_style()  # `stages: [pre-commit]`, as in .pre-commit-hooks.yaml
+        entry["stages"] = stages
+        entries.append(entry)
+    return CommentedMap([("repo", "local"), ("hooks", entries)])
+
+
+def _load_config(text: str) -> Any:
+    try:
+        data = _yaml().load(text)
+    except YAMLError as err:
+        where = ""
+        if isinstance(err, MarkedYAMLError) and err.problem_mark is not None:
+            where = f" at line {err.problem_mark.line + 1}"
+        problem = getattr(err, "problem", None) or type(err).__name__
+        raise RepoSetupError(f"{CONFIG} is not valid YAML ({problem}{where}); fix it") from None
+    if data is None:
+        return CommentedMap()
+    repos = data.get("repos") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or not (
+        repos is None or (isinstance(repos, list) and all(isinstance(r, dict) for r in repos))
+    ):
+        raise RepoSetupError(f"{CONFIG} is not a pre-commit config (a `repos:` list); fix it")
+    return data
+
+
+def _insert_as_text(text: str, data: Any, entry: CommentedMap) -> str | None:
+    """The text with the entry added after the last repo, leaving every other byte alone.
+
+    The entry is dumped in the file's own sequence indentation, and inserted after the last
+    line that belongs to the last repo (deeper-indented lines and comments), so a trailing
+    comment at the top level stays where it was. None when the layout is not a plain block
+    list (flow style, `repos:` with no value), for the caller to fall back to a full dump.
+    """
+    lines = text.splitlines(keepends=True)
+    eol = "\r\n" if "\r\n" in text else "\n"  # the file's own line ending
+    if "repos" not in data:
+        block = f"{LOCAL_COMMENT}\n" + _dump({"repos": [entry]}, _yaml())
+        return text + (eol if text and not text.endswith("\n") else "") + block.replace("\n", eol)
+    repos = data["repos"]
+    if not isinstance(repos, CommentedSeq) or not repos or repos.fa.flow_style():
+        return None
+    key_col = data.lc.key("repos")[1]
+    first_line, first_col = repos.lc.item(0)
+    prefix = lines[first_line][:first_col]
+    if not prefix.rstrip().endswith("-") or prefix.rstrip()[:-1].strip():
+        return None
+    dash_col = len(prefix.rstrip()) - 1
+    sequence, offset = first_col - key_col, dash_col - key_col
+    if key_col != 0 or offset < 0 or sequence < offset + 2:
+        return None
+    end = repos.lc.item(len(repos) - 1)[0]
+    for number in range(end + 1, len(lines)):
+        line = lines[number]
+        if not line.strip():
+            continue
+        if len(line) - len(line.lstrip(" ")) <= dash_col:
+            break
+        end = number
+    yaml = _yaml(mapping=sequence - offset, sequence=sequence, offset=offset)
+    block = _dump({"repos": [entry]}, yaml).split("\n", 1)[1]
+    head = "".join(lines[: end + 1])
+    if not head.endswith("\n"):
+        head += eol
+    added = (" " * dash_col + LOCAL_COMMENT + "\n" + block).replace("\n", eol)
+    return head + added + "".join(lines[end + 1 :])
+
+
+def _merge_config(text: str, data: Any, hooks: list[dict[str, Any]]) -> str:
+    """The config text with a `repo: local` entry for the hooks, checked by parsing it back."""
+    entry = _local_entry(hooks)
+    old = _plain(data)
+    want = {**old, "repos": [*(old.get("repos") or []), _plain(entry)]}
+    merged = _insert_as_text(text, data, entry)
+    if merged is None or _parsed(merged) != want:
+        # Rare layouts: a full round-trip dump, which keeps comments but may re-indent.
+        rt = _yaml()
+        doc = rt.load(text)
+        if doc is None:
+            doc = CommentedMap()
+        if doc.get("repos") is None:
+            doc["repos"] = CommentedSeq()
+        doc["repos"].append(entry)
+        merged = _dump(doc, rt)
+        if _parsed(merged) != want:
+            raise RepoSetupError(
+                f"cannot add the notebook hooks to {CONFIG} automatically; add a `repo: local` "
+                f"entry with the hooks {', '.join(h['id'] for h in hooks)} by hand"
+            )
+    return merged
+
+
+def _config_state(root: str) -> _Config:
+    raw = util.read_bytes(os.path.join(root, CONFIG))
+    text = raw.decode("utf-8", "surrogateescape") if raw is not None else None
+    data = _load_config(text) if text is not None else CommentedMap()
+    present = {
+        str(hook.get("id"))
+        for repo in data.get("repos") or []
+        for hook in repo.get("hooks") or []
+        if isinstance(hook, dict)
+    }
+    missing = [hook for hook in LOCAL_HOOKS if hook["id"] not in present]
+    merged = _merge_config(text or "", data, missing) if missing else None
+    return _Config(text, missing, merged)
+
+
+# --- pre-commit's git hooks ------------------------------------------------------------------
+
+
+def _is_pre_commit_script(path: str) -> bool:
+    try:
+        from pre_commit.commands.install_uninstall import (  # type: ignore[import-untyped]
+            is_our_script,
+        )
+    except ImportError:  # pre-commit moved it: fall back to the line its template writes
+        data = util.read_bytes(path)
+        return data is not None and b"# File generated by pre-commit" in data
+    return bool(is_our_script(path))
+
+
+def _missing_hook_types(root: str) -> list[str]:
+    """The HOOK_TYPES whose git hook (core.hooksPath respected) is not pre-commit's script."""
+    missing = []
+    for hook_type in HOOK_TYPES:
+        rel = util.decode(_git(["rev-parse", "--git-path", f"hooks/{hook_type}"], root)).strip()
+        if not _is_pre_commit_script(os.path.join(root, rel)):
+            missing.append(hook_type)
+    return missing
+
+
+def _hooks_path_unset(root: str) -> str | None:
+    """The command that unsets core.hooksPath, when it is set (pre-commit refuses it)."""
+    proc = util.git_popen(["config", "--show-scope", "--get", "core.hooksPath"], root)
+    out, _ = proc.communicate()
+    if proc.returncode != 0 or not out.strip():
+        return None
+    scope = util.decode(out).split("\t", 1)[0]
+    flag = [f"--{scope}"] if scope in ("local", "global", "system", "worktree") else []
+    return util.shell_join(["git", "config", *flag, "--unset-all", "core.hooksPath"])
+
+
+def _install_hooks(root: str, hook_types: list[str], python: str) -> None:
+    args = [python, "-m", "pre_commit", "install"]
+    for hook_type in hook_types:
+        args += ["--hook-type", hook_type]
+    proc = subprocess.run(
+        args, cwd=root, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+    )
+    still = _missing_hook_types(root)
+    if proc.returncode != 0 or set(still) & set(hook_types):
+        said = (proc.stderr or proc.stdout).strip().splitlines()
+        raise RepoSetupError(
+            f"pre-commit install failed ({said[-1] if said else f'exit {proc.returncode}'}); "
+            f"run it yourself in {root}: {util.shell_join(['pre-commit', 'install', *args[4:]])}"
+        )
+
+
+# --- migrating tracked notebooks -------------------------------------------------------------
+
+
+def _convert(
+    root: str, git_dir: str, notebooks: list[str]
+) -> tuple[list[notebooks_to_py.Converted], hook_cache.SyncCache]:
+    """Each notebook's script text, exactly as the pre-commit hook would write it."""
+    if TYPE_CHECKING:
+        from hooks.pairing import Pairing
+    else:
+        from .hooks.pairing import Pairing  # imports jupytext: only when converting
+
+    try:
+        pairing = Pairing(root)
+    except util.ConfigError as err:
+        raise RepoSetupError(str(err)) from None
+    cache = hook_cache.SyncCache.load(git_dir, hook_cache.config_fingerprint(root))
+    stale = [(nb, os.stat(os.path.join(root, nb))) for nb in notebooks]
+    return notebooks_to_py.convert_stale(root, stale, pairing, cache), cache
+
+
+def _plan_migration(root: str, git_dir: str, tracked: list[str]) -> _Migration:
+    """What migrating does; raises before any change if a notebook cannot be migrated safely."""
+    notebooks = [
+        nb
+        for nb in tracked
+        if discover.is_notebook_candidate(nb, ()) and os.path.isfile(os.path.join(root, nb))
+    ]
+    converted, cache = _convert(root, git_dir, notebooks)
+    problems = [f"{c.notebook}: {c.error}" for c in converted if c.text is None]
+    ok = [c for c in converted if c.text is not None]
+    current = {c.py: util.read_bytes(os.path.join(root, c.py)) for c in ok}
+    heads = util.read_blobs(root, "HEAD", [c.py for c in ok if current[c.py] not in (None, c.text)])
+    for c in ok:
+        now = current[c.py]
+        if (
+            now is not None
+            and now != c.text
+            and not notebooks_to_py.may_replace(now, cache.get(c.notebook), heads.get(c.py))
+        ):
+            overwrite = util.shell_join([notebooks_to_py.PROG, "--overwrite", c.notebook])
+            problems.append(
+                f"{c.py} has edits of its own, so it is not {c.notebook}'s script; move it "
+                f"away, or replace it with the notebook's script: {overwrite}"
+            )
+    for py in sorted(util.ignored_paths(root, [c.py for c in ok])):
+        problems.append(f"{py} is ignored by .gitignore, so it cannot be committed; unignore it")
+    untrack = ["--literal-pathspecs", "rm", "-n", "--cached", "--quiet", "--", *tracked]
+    proc = util.git_popen(untrack, root)
+    _, err = proc.communicate()
+    if proc.returncode != 0:  # git would refuse: a notebook has staged edits found nowhere else
+        problems.append(" ".join(util.decode(err).split()) + " (commit or unstage them first)")
+    if problems:
+        raise RepoSetupError(f"cannot migrate the tracked notebooks: {'; '.join(problems)}")
+    return _Migration([(c.notebook, c.py) for c in ok], tracked)
+
+
+def _migrate(root: str, git_dir: str, plan: _Migration) -> None:
+    """Write the scripts (as the hook would), untrack the notebooks, stage the scripts."""
+    converted, cache = _convert(root, git_dir, [nb for nb, _ in plan.scripts])
+    report = notebooks_to_py.apply(root, converted, cache, set())
+    cache.save(git_dir)
+    if report.errors or report.conflicts:
+        found = [*report.errors, *(f"{py} changed meanwhile" for _, py in report.conflicts)]
+        raise RepoSetupError(f"cannot migrate the tracked notebooks: {'; '.join(found)}")
+    _git(["--literal-pathspecs", "rm", "--cached", "--quiet", "--", *plan.untrack], root)
+    if plan.scripts:
+        _git(["--literal-pathspecs", "add", "--", *(py for _, py in plan.scripts)], root)
+
+
+def _migration_changes(plan: _Migration) -> list[Change]:
+    scripts = dict(plan.scripts)
+    changes = []
+    for nb in plan.untrack:
+        if nb in scripts:
+            what = f"{nb}: converted to {scripts[nb]} (staged); {nb} left the index, kept on disk"
+        else:
+            what = f"{nb}: left the index (a checkpoint or deleted notebook; no file removed)"
+        changes.append(Change(what))
+    return changes
+
+
+# --- building notebooks in a fresh clone -----------------------------------------------------
+
+
+def _missing_notebooks(
+    root: str, git_dir: str
+) -> tuple[list[py_to_notebooks.Script], py_to_notebooks.Changes, hook_cache.SyncCache]:
+    """The tracked jupytext scripts whose notebook is not on disk, as the post-checkout hook
+    recognises them after a clone: plain modules like `train.py` are never included."""
+    changes = py_to_notebooks.find_changes(root, py_to_notebooks.parse_args(["--all"]))
+    cache = hook_cache.SyncCache.load(git_dir, hook_cache.config_fingerprint(root))
+    try:
+        scripts = py_to_notebooks.recognise(root, changes, cache)
+    except util.ConfigError as err:
+        raise RepoSetupError(str(err)) from None
+    missing = [s for s in scripts if not os.path.lexists(os.path.join(root, s.notebook))]
+    return missing, changes, cache
+
+
+# --- the two entry points --------------------------------------------------------------------
+
+
+def setup_repo(repo: Path, *, migrate: bool = False, dry_run: bool = False,
+               python: str = sys.executable) -> list[Change]:
+    """Idempotent: changes only what is missing; returns what it changed (or would, with dry_run).
+
+    `python` runs pre-commit, whose git hooks then call that interpreter: on a notebook
+    instance, the venv the on-start script rebuilds at the same path on every start.
+
+    Checks come first, so an error (bad YAML, core.hooksPath, a notebook that cannot be
+    migrated) raises RepoSetupError before anything is written.
+    """
+    root, git_dir = _locate(repo)
+    ignore_lines = _gitignore_missing(root)
+    write_jupytext = not _has_jupytext_config(root)
+    config = _config_state(root)
+    hook_types = _missing_hook_types(root)
+    if hook_types and (unset := _hooks_path_unset(root)):
+        raise RepoSetupError(
+            f"core.hooksPath is set, so pre-commit cannot install its hooks; run `{unset}`, "
+            f"then rerun {SETUP}"
+        )
+    tracked = _tracked_notebooks(root)
+    plan = _plan_migration(root, git_dir, tracked) if migrate and tracked else None
+
+    changes: list[Change] = []
+    staged: list[str] = []
+    if ignore_lines:
+        verb = "added" if os.path.exists(os.path.join(root, GITIGNORE)) else "created with"
+        changes.append(Change(f"{GITIGNORE}: {verb} {' and '.join(ignore_lines)} (staged)"))
+        staged.append(GITIGNORE)
+        if not dry_run:
+            util.write_if_changed(
+                os.path.join(root, GITIGNORE), _gitignore_text(root, ignore_lines)
+            )
+    if write_jupytext:
+        changes.append(Change(f"{JUPYTEXT_TOML}: created, pairing ipynb with py:percent (staged)"))
+        staged.append(JUPYTEXT_TOML)
+        if not dry_run:
+            util.write_if_changed(os.path.join(root, JUPYTEXT_TOML), JUPYTEXT_TOML_TEXT.encode())
+    if config.merged is not None:
+        verb = "added" if config.text is not None else "created with"
+        ids = " and ".join(hook["id"] for hook in config.missing)
+        changes.append(Change(f"{CONFIG}: {verb} the {ids} hooks (repo: local, staged)"))
+        staged.append(CONFIG)
+        if not dry_run:
+            util.write_if_changed(
+                os.path.join(root, CONFIG), config.merged.encode("utf-8", "surrogateescape")
+            )
+    if staged and not dry_run:
+        _git(["--literal-pathspecs", "add", "--", *staged], root)
+    if hook_types:
+        changes.append(Change(f"pre-commit hooks installed for {', '.join(hook_types)}"))
+        if not dry_run:
+            _install_hooks(root, hook_types, python)
+    if plan is not None:
+        changes += _migration_changes(plan)
+        if not dry_run:
+            _migrate(root, git_dir, plan)
+    elif tracked:
+        listed = ", ".join(tracked[:3]) + (", ..." if len(tracked) > 3 else "")
+        changes.append(
+            Change(
+                f"nothing done yet for the {len(tracked)} tracked notebook(s) ({listed}): "
+                f"rerun with --migrate to commit their .py scripts instead",
+                advice=True,
+            )
+        )
+    missing, p2n_changes, cache = _missing_notebooks(root, git_dir)
+    changes += [Change(f"{s.notebook}: built from {s.py}") for s in missing]
+    if missing and not dry_run:
+        messages = py_to_notebooks.rebuild(root, missing, p2n_changes, cache, overwrite=False)
+        cache.save(git_dir)
+        if messages:
+            raise RepoSetupError("; ".join(m.replace("\n", " ") for m in messages))
+    return changes
+
+
+def repo_problems(repo: Path) -> list[tuple[str, str]]:
+    """For doctor: (problem, exact command that fixes it) for each part of the setup missing.
+
+    It checks the pre-commit git hooks of each of HOOK_TYPES, our two hooks in
+    .pre-commit-config.yaml, notebooks tracked by git, and .gitignore covering notebooks.
+    """
+    root, _ = _locate(repo)
+    cd = f"cd {util.shell_join([root])} && "
+    setup = util.shell_join([*SETUP.split(), "--repo", root])
+    problems: list[tuple[str, str]] = []
+    unset = _hooks_path_unset(root)
+    for hook_type in _missing_hook_types(root):
+        install = f"pre-commit install --hook-type {hook_type}"
+        fix = f"{cd}{unset} && {install}" if unset else f"{cd}{install}"
+        problems.append(
+            (f"the {hook_type} git hook is not installed: {HOOK_PURPOSE[hook_type]}", fix)
+        )
+    try:
+        config = _config_state(root)
+    except RepoSetupError as err:
+        problems.append((str(err), f"{cd}pre-commit validate-config {CONFIG}"))
+    else:
+        if config.text is None:
+            problems.append((f"there is no {CONFIG}, so the notebook hooks never run", setup))
+        elif config.missing:
+            ids = " and ".join(hook["id"] for hook in config.missing)
+            problems.append((f"{CONFIG} lacks the {ids} hook(s)", setup))
+    lines = _gitignore_missing(root)
+    if lines:
+        existing = util.read_bytes(os.path.join(root, GITIGNORE))
+        args = ["", *lines] if existing and not existing.endswith(b"\n") else lines
+        append = f"printf '%s\\n' {util.shell_join(args)} >> {GITIGNORE} && git add {GITIGNORE}"
+        problems.append((f"{GITIGNORE} does not ignore {' and '.join(lines)}", f"{cd}{append}"))
+    tracked = _tracked_notebooks(root)
+    if tracked:
+        listed = ", ".join(tracked[:3]) + (", ..." if len(tracked) > 3 else "")
+        problems.append(
+            (f"{len(tracked)} notebook(s) tracked by git ({listed})", f"{setup} --migrate")
+        )
+    return problems
