@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["load_ipython_extension", "login", "unlock"]
+__all__ = ["load_ipython_extension", "login", "setup", "unlock"]
 
 
 def __getattr__(name: str) -> Any:

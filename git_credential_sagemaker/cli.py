@@ -14,7 +14,8 @@ from typing import Optional
 
 HELPER_OPTIONS = ("--dir", "--timeout")
 # The user's commands; any other word is a helper operation (unknown ones are ignored).
-COMMANDS = ("setup", "login", "logout", "list", "status", "lock", "unlock", "agent")
+COMMANDS = ("setup", "login", "logout", "list", "status", "lock", "unlock", "doctor",
+            "lifecycle-script")
 
 
 def split_helper_args(argv: Sequence[str]) -> Optional[tuple[dict[str, str], str]]:

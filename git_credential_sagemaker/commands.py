@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Callable, Optional
 
 from git_credential_sagemaker import account, agent, agentclient, paths
@@ -118,20 +119,77 @@ def cmd_unlock(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_setup(args: argparse.Namespace) -> int:
-    """Point git at this helper (idempotent)."""
-    if _git_uses_helper():
-        print("credential.helper already includes sagemaker")
-        return 0
-    if args.dry_run:
-        print("would run: git config --global --add credential.helper sagemaker")
-        return 0
-    done = subprocess.run(["git", "config", "--global", "--add", "credential.helper",
-                           "sagemaker"], capture_output=True, text=True, check=False)
+def _repo(args: argparse.Namespace) -> Optional[Path]:
+    """--repo, else the repository the user stands in, else None."""
+    start = args.repo or os.getcwd()
+    done = subprocess.run(["git", "-C", start, "rev-parse", "--show-toplevel"],
+                          capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise StoreError(f"git config failed: {done.stderr.strip()}")
-    print("set credential.helper = sagemaker in your global git config")
+        if args.repo:
+            raise StoreError(f"{args.repo} is not a git repository")
+        return None
+    return Path(done.stdout.strip())
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    """Wire everything up; idempotent, and says what it changed."""
+    from git_credential_sagemaker import configure
+
+    conf = _settings(args)
+    machine = configure.Machine.detect(os.environ)
+
+    def ask(text: str) -> Optional[str]:
+        answer = conf.prompter.ask(text, secret=False)
+        if answer is None and conf.prompter.in_kernel:
+            raise StoreError("pass --name and --email, or in a notebook cell run: "
+                             "from git_credential_sagemaker import setup; setup()")
+        return answer
+
+    changes = configure.configure_git(machine, args.name, args.email, ask, args.dry_run)
+    changes += configure.persist_for_restart(machine, args.dry_run)
+    repo = _repo(args)
+    advice: list[str] = []
+    if repo is not None:
+        from git_credential_sagemaker.repo_setup import setup_repo
+
+        python = configure.pre_commit_python(machine)
+        repo_changes = setup_repo(repo, migrate=args.migrate, dry_run=args.dry_run,
+                                  python=python)
+        changes += [c.what for c in repo_changes if not c.advice]
+        advice = [c.what for c in repo_changes if c.advice]
+    verb = "would change" if args.dry_run else "changed"
+    for line in changes:
+        print(f"{verb}: {line}")
+    if not changes:
+        print("everything is already set up")
+    for line in advice:
+        print(f"note: {line}")
+    if machine.kind == "studio":
+        print("Studio keeps your home directory across restarts: no lifecycle script is needed")
     return 0
+
+
+def cmd_lifecycle_script(args: argparse.Namespace) -> int:
+    from git_credential_sagemaker import configure, lifecycle
+
+    machine = configure.Machine.detect(os.environ)
+    if machine.layout is None:
+        where = "Studio keeps your home directory" if machine.kind == "studio" else \
+            "this is not a SageMaker notebook instance"
+        raise StoreError(f"{where}: no lifecycle script is needed")
+    sys.stdout.write(lifecycle.render(machine.layout))
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from git_credential_sagemaker import doctor
+
+    problems = doctor.diagnose(os.environ, _repo(args))
+    for problem, fix in problems:
+        print(f"{problem}\n    fix: {fix}")
+    if not problems:
+        print("all good")
+    return 1 if problems else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -165,8 +223,18 @@ def build_parser() -> argparse.ArgumentParser:
     unlock = add("unlock", cmd_unlock, "enter the passphrase now")
     unlock.add_argument("--timeout", type=float, metavar="SECONDS",
                         help="stay unlocked this long (default: until this machine stops)")
-    setup = add("setup", cmd_setup, "configure git to use this helper")
+    setup = add("setup", cmd_setup, "set up git, restarts and the current repository "
+                "(idempotent)")
+    setup.add_argument("--name", help="user.name for commits")
+    setup.add_argument("--email", help="user.email for commits")
+    setup.add_argument("--repo", help="repository to set up (default: the one you stand in)")
+    setup.add_argument("--migrate", action="store_true",
+                       help="convert tracked notebooks to .py and untrack them")
     setup.add_argument("--dry-run", action="store_true", help="say what would change")
+    add("lifecycle-script", cmd_lifecycle_script,
+        "print the on-start script for a notebook instance's Lifecycle Configuration")
+    doctor = add("doctor", cmd_doctor, "check every piece and print the fix for each one off")
+    doctor.add_argument("--repo", help="repository to check (default: the one you stand in)")
     return parser
 
 

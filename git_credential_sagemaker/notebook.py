@@ -69,6 +69,28 @@ def unlock() -> None:
     print("The keyring is unlocked until this machine stops.")
 
 
+def setup(name: Optional[str] = None, email: Optional[str] = None,
+          repo: Optional[str] = None, migrate: bool = False) -> None:
+    """`git-credential-sagemaker setup` in a notebook cell; input() asks for what is missing."""
+    from git_credential_sagemaker import commands
+
+    args = ["setup"] + (["--name", name] if name else []) + (["--email", email] if email else [])
+    args += (["--repo", repo] if repo else []) + (["--migrate"] if migrate else [])
+    for key, label in (("--name", "Your name for commits: "),
+                       ("--email", "Your email for commits: ")):
+        if key not in args and not _git_config_value("user." + key[2:]):
+            args += [key, _input(label) or ""]
+    commands.main(args)
+
+
+def _git_config_value(key: str) -> str:
+    import subprocess
+
+    done = subprocess.run(["git", "config", "--get", key], capture_output=True, text=True,
+                          check=False)
+    return done.stdout.strip()
+
+
 def load_ipython_extension(ipython: Any) -> None:
     """`%load_ext git_credential_sagemaker` gives `%git_login [URL or HOST] [USERNAME]`."""
 
