@@ -5,10 +5,8 @@ What it sets up, each only when missing (so running it again changes nothing):
 1. `.gitignore` ignores `*.ipynb` and `.ipynb_checkpoints/`;
 2. `jupytext.toml` pairs notebooks with `py:percent` scripts, unless jupytext already finds a
    configuration at the repository root;
-3. `.pre-commit-config.yaml` runs the two notebook hooks: ruamel.yaml parses an existing file
-   and renders our entry in its indentation, which goes in as text after the last repo, so
-   the other hooks, comments and layout stay byte for byte (a full round-trip dump is the
-   fallback for flow-style lists); the result is parsed back and compared before writing;
+3. `.pre-commit-config.yaml` runs the two notebook hooks (merged by precommit_config, which
+   keeps the user's other hooks and comments byte for byte);
 4. pre-commit's git hooks are installed for `HOOK_TYPES`;
 5. with `migrate`, tracked notebooks are converted to their scripts, which are staged, and the
    notebooks leave the index (they stay on disk), so the index is ready to commit;
@@ -27,17 +25,12 @@ cache records it: the first commit after setup finds everything in sync.
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
-
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     # mypy knows hooks/ as the top-level package `hooks` ([tool.mypy] files): setuptools maps it
@@ -48,12 +41,13 @@ else:
     from .hooks import cache as hook_cache
     from .hooks import discover, notebooks_to_py, py_to_notebooks, util
 
+from git_credential_sagemaker.precommit_config import CONFIG, RepoSetupError, config_state
+
 HOOK_TYPES = ("pre-commit", "post-checkout", "post-merge", "post-rewrite")
 
 SETUP = "git-credential-sagemaker setup"
 GITIGNORE = ".gitignore"
 JUPYTEXT_TOML = "jupytext.toml"
-CONFIG = ".pre-commit-config.yaml"
 JUPYTEXT_TOML_TEXT = (
     "# Pair each notebook with a py:percent script; commits hold the scripts.\n"
     'formats = "ipynb,py:percent"\n'
@@ -65,33 +59,6 @@ GITIGNORE_LINES: dict[str, tuple[str, ...]] = {
     "*.ipynb": ("probe.ipynb", "folder/probe.ipynb"),
     ".ipynb_checkpoints/": (".ipynb_checkpoints/probe", "folder/.ipynb_checkpoints/probe"),
 }
-
-# The two hooks of .pre-commit-hooks.yaml as `repo: local` hooks. SageMaker instances often run
-# without internet, and the helper's package (with both console scripts) is reinstalled from a
-# wheelhouse on every start, so a `language: system` hook needs no network to build an
-# environment, unlike `language: python` from a remote repo. .pre-commit-hooks.yaml is not part
-# of the installed package, so this table repeats its fields (a test keeps the two in step).
-LOCAL_HOOKS: tuple[dict[str, Any], ...] = (
-    {
-        "id": notebooks_to_py.NAME,
-        "name": "notebooks to .py scripts",
-        "entry": notebooks_to_py.PROG,
-        "language": "system",
-        "pass_filenames": False,
-        "always_run": True,
-        "stages": ["pre-commit"],
-    },
-    {
-        "id": py_to_notebooks.NAME,
-        "name": ".py scripts to notebooks",
-        "entry": py_to_notebooks.PROG,
-        "language": "system",
-        "pass_filenames": False,
-        "always_run": True,
-        "stages": ["post-checkout", "post-merge", "post-rewrite"],
-    },
-)
-LOCAL_COMMENT = "# Notebook hooks of git-credential-sagemaker; system hooks need no network."
 
 HOOK_PURPOSE = {
     "pre-commit": "commits are not checked for notebooks, and their scripts are not written",
@@ -108,19 +75,9 @@ class Change(NamedTuple):
     advice: bool = False  # a step left to the user, not a change made
 
 
-class RepoSetupError(Exception):
-    """Setup cannot go on; str() is one line saying what is wrong and how to fix it."""
-
-
 class _Migration(NamedTuple):
     scripts: list[tuple[str, str]]  # (notebook, .py) for each notebook to convert
     untrack: list[str]  # every tracked notebook, checkpoints and deleted ones included
-
-
-class _Config(NamedTuple):
-    text: str | None  # None when there is no .pre-commit-config.yaml
-    missing: list[dict[str, Any]]  # our hooks it lacks (by id)
-    merged: str | None  # the new text when something is missing
 
 
 # --- locating the repository -------------------------------------------------------------
@@ -198,151 +155,6 @@ def _has_jupytext_config(root: str) -> bool:
         raise RepoSetupError(
             f"pyproject.toml: {type(err).__name__}: {err}; fix it, then rerun {SETUP}"
         ) from None
-
-
-# --- .pre-commit-config.yaml -----------------------------------------------------------------
-
-
-def _yaml(mapping: int = 2, sequence: int = 4, offset: int = 2) -> YAML:
-    yaml = YAML()  # round-trip: keeps comments, quotes and key order
-    yaml.preserve_quotes = True
-    yaml.width = 4096  # never re-wrap long lines
-    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
-    return yaml
-
-
-def _dump(data: Any, yaml: YAML) -> str:
-    out = io.StringIO()
-    yaml.dump(data, out)
-    return out.getvalue()
-
-
-def _plain(data: Any) -> Any:
-    """Round-trip YAML nodes as plain dicts and lists, to compare documents by content."""
-    if isinstance(data, dict):
-        return {key: _plain(value) for key, value in data.items()}
-    if isinstance(data, list):
-        return [_plain(value) for value in data]
-    return data
-
-
-def _parsed(text: str) -> Any:
-    """The text's content as plain data, or None when it is not valid YAML."""
-    try:
-        return _plain(_yaml().load(text))
-    except YAMLError:
-        return None
-
-
-def _local_entry(hooks: list[dict[str, Any]]) -> CommentedMap:
-    entries = CommentedSeq()
-    for hook in hooks:
-        entry = CommentedMap(hook)
-        stages = CommentedSeq(hook["stages"])
-        stages.fa.set_flow_style()  # `stages: [pre-commit]`, as in .pre-commit-hooks.yaml
-        entry["stages"] = stages
-        entries.append(entry)
-    return CommentedMap([("repo", "local"), ("hooks", entries)])
-
-
-def _load_config(text: str) -> Any:
-    try:
-        data = _yaml().load(text)
-    except YAMLError as err:
-        where = ""
-        if isinstance(err, MarkedYAMLError) and err.problem_mark is not None:
-            where = f" at line {err.problem_mark.line + 1}"
-        problem = getattr(err, "problem", None) or type(err).__name__
-        raise RepoSetupError(f"{CONFIG} is not valid YAML ({problem}{where}); fix it") from None
-    if data is None:
-        return CommentedMap()
-    repos = data.get("repos") if isinstance(data, dict) else None
-    if not isinstance(data, dict) or not (
-        repos is None or (isinstance(repos, list) and all(isinstance(r, dict) for r in repos))
-    ):
-        raise RepoSetupError(f"{CONFIG} is not a pre-commit config (a `repos:` list); fix it")
-    return data
-
-
-def _insert_as_text(text: str, data: Any, entry: CommentedMap) -> str | None:
-    """The text with the entry added after the last repo, leaving every other byte alone.
-
-    The entry is dumped in the file's own sequence indentation, and inserted after the last
-    line that belongs to the last repo (deeper-indented lines and comments), so a trailing
-    comment at the top level stays where it was. None when the layout is not a plain block
-    list (flow style, `repos:` with no value), for the caller to fall back to a full dump.
-    """
-    lines = text.splitlines(keepends=True)
-    eol = "\r\n" if "\r\n" in text else "\n"  # the file's own line ending
-    if "repos" not in data:
-        block = f"{LOCAL_COMMENT}\n" + _dump({"repos": [entry]}, _yaml())
-        return text + (eol if text and not text.endswith("\n") else "") + block.replace("\n", eol)
-    repos = data["repos"]
-    if not isinstance(repos, CommentedSeq) or not repos or repos.fa.flow_style():
-        return None
-    key_col = data.lc.key("repos")[1]
-    first_line, first_col = repos.lc.item(0)
-    prefix = lines[first_line][:first_col]
-    if not prefix.rstrip().endswith("-") or prefix.rstrip()[:-1].strip():
-        return None
-    dash_col = len(prefix.rstrip()) - 1
-    sequence, offset = first_col - key_col, dash_col - key_col
-    if key_col != 0 or offset < 0 or sequence < offset + 2:
-        return None
-    end = repos.lc.item(len(repos) - 1)[0]
-    for number in range(end + 1, len(lines)):
-        line = lines[number]
-        if not line.strip():
-            continue
-        if len(line) - len(line.lstrip(" ")) <= dash_col:
-            break
-        end = number
-    yaml = _yaml(mapping=sequence - offset, sequence=sequence, offset=offset)
-    block = _dump({"repos": [entry]}, yaml).split("\n", 1)[1]
-    head = "".join(lines[: end + 1])
-    if not head.endswith("\n"):
-        head += eol
-    added = (" " * dash_col + LOCAL_COMMENT + "\n" + block).replace("\n", eol)
-    return head + added + "".join(lines[end + 1 :])
-
-
-def _merge_config(text: str, data: Any, hooks: list[dict[str, Any]]) -> str:
-    """The config text with a `repo: local` entry for the hooks, checked by parsing it back."""
-    entry = _local_entry(hooks)
-    old = _plain(data)
-    want = {**old, "repos": [*(old.get("repos") or []), _plain(entry)]}
-    merged = _insert_as_text(text, data, entry)
-    if merged is None or _parsed(merged) != want:
-        # Rare layouts: a full round-trip dump, which keeps comments but may re-indent.
-        rt = _yaml()
-        doc = rt.load(text)
-        if doc is None:
-            doc = CommentedMap()
-        if doc.get("repos") is None:
-            doc["repos"] = CommentedSeq()
-        doc["repos"].append(entry)
-        merged = _dump(doc, rt)
-        if _parsed(merged) != want:
-            raise RepoSetupError(
-                f"cannot add the notebook hooks to {CONFIG} automatically; add a `repo: local` "
-                f"entry with the hooks {', '.join(h['id'] for h in hooks)} by hand"
-            )
-    return merged
-
-
-def _config_state(root: str) -> _Config:
-    raw = util.read_bytes(os.path.join(root, CONFIG))
-    text = raw.decode("utf-8", "surrogateescape") if raw is not None else None
-    data = _load_config(text) if text is not None else CommentedMap()
-    present = {
-        str(hook.get("id"))
-        for repo in data.get("repos") or []
-        for hook in repo.get("hooks") or []
-        if isinstance(hook, dict)
-    }
-    missing = [hook for hook in LOCAL_HOOKS if hook["id"] not in present]
-    merged = _merge_config(text or "", data, missing) if missing else None
-    return _Config(text, missing, merged)
 
 
 # --- pre-commit's git hooks ------------------------------------------------------------------
@@ -512,7 +324,7 @@ def setup_repo(repo: Path, *, migrate: bool = False, dry_run: bool = False,
     root, git_dir = _locate(repo)
     ignore_lines = _gitignore_missing(root)
     write_jupytext = not _has_jupytext_config(root)
-    config = _config_state(root)
+    config = config_state(root)
     hook_types = _missing_hook_types(root)
     if hook_types and (unset := _hooks_path_unset(root)):
         raise RepoSetupError(
@@ -593,7 +405,7 @@ def repo_problems(repo: Path) -> list[tuple[str, str]]:
             (f"the {hook_type} git hook is not installed: {HOOK_PURPOSE[hook_type]}", fix)
         )
     try:
-        config = _config_state(root)
+        config = config_state(root)
     except RepoSetupError as err:
         problems.append((str(err), f"{cd}pre-commit validate-config {CONFIG}"))
     else:

@@ -20,9 +20,9 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from ruamel.yaml import YAML
 
+from git_credential_sagemaker.precommit_config import LOCAL_HOOKS
 from git_credential_sagemaker.repo_setup import (
     HOOK_TYPES,
-    LOCAL_HOOKS,
     Change,
     RepoSetupError,
     repo_problems,
