@@ -145,10 +145,11 @@ def cmd_setup(args: argparse.Namespace) -> int:
                              "from git_credential_sagemaker import setup; setup()")
         return answer
 
-    changes = configure.configure_git(machine, args.name, args.email, ask, args.dry_run)
+    advice: list[str] = []
+    changes = configure.configure_git(machine, args.name, args.email, ask, args.dry_run,
+                                      advice)
     changes += configure.persist_for_restart(machine, args.dry_run)
     repo = _repo(args)
-    advice: list[str] = []
     if repo is not None:
         from git_credential_sagemaker.repo_setup import setup_repo
 
@@ -156,7 +157,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
         repo_changes = setup_repo(repo, migrate=args.migrate, dry_run=args.dry_run,
                                   python=python)
         changes += [c.what for c in repo_changes if not c.advice]
-        advice = [c.what for c in repo_changes if c.advice]
+        advice += [c.what for c in repo_changes if c.advice]
     verb = "would change" if args.dry_run else "changed"
     for line in changes:
         print(f"{verb}: {line}")

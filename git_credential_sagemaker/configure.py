@@ -59,8 +59,11 @@ def git_config(*args: str) -> list[str]:
 
 
 def configure_git(machine: Machine, name: Optional[str], email: Optional[str],
-                  ask: Ask, dry_run: bool) -> list[str]:
-    """The helper, identity and pull.rebase, plus the include line on a notebook instance."""
+                  ask: Ask, dry_run: bool, notes: Optional[list[str]] = None) -> list[str]:
+    """The helper, identity and pull.rebase, plus the include line on a notebook instance.
+
+    An identity nobody could be asked for is left for `notes`: the rest still gets set up.
+    """
     changes: list[str] = []
     target = machine.config_args
 
@@ -95,7 +98,10 @@ def configure_git(machine: Machine, name: Optional[str], email: Optional[str],
             if dry_run:
                 changes.append(f"would ask for {key}")
             elif not answer:
-                raise StoreError(f"{key} is not set; pass --{key.split('.')[1]}")
+                if notes is not None:
+                    flag = key.split(".")[1]
+                    notes.append(f"{key} is not set, so git can't commit yet; run: "
+                                 f"{paths.APP} setup --{flag} 'Your {flag.capitalize()}'")
             else:
                 put(key, answer)
     if not current("pull.rebase", "--get"):

@@ -211,3 +211,12 @@ def test_doctor_names_every_fix_on_a_broken_setup(instance: Instance,
                      "--migrate"):
         assert expected in out, expected
     assert out.count("fix: ") >= 6
+
+
+def test_setup_without_a_terminal_leaves_a_note_for_the_missing_identity(user: User) -> None:
+    done = user.run(["git-credential-sagemaker", "setup"])
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.decode()
+    assert "changed: git config --global credential.helper 'sagemaker'" in out
+    assert "note: user.name is not set" in out and "setup --name" in out
+    assert "note: user.email is not set" in out
