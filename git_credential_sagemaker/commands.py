@@ -149,7 +149,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
     changes = configure.configure_git(machine, args.name, args.email, ask, args.dry_run,
                                       advice)
     changes += configure.persist_for_restart(machine, args.dry_run)
-    repo = _repo(args)
+    repo = None if args.no_repo else _repo(args)
     if repo is not None:
         from git_credential_sagemaker.repo_setup import setup_repo
 
@@ -229,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     setup.add_argument("--name", help="user.name for commits")
     setup.add_argument("--email", help="user.email for commits")
     setup.add_argument("--repo", help="repository to set up (default: the one you stand in)")
+    setup.add_argument("--no-repo", action="store_true",
+                       help="set up git and restarts only, not the repository you stand in")
     setup.add_argument("--migrate", action="store_true",
                        help="convert tracked notebooks to .py and untrack them")
     setup.add_argument("--dry-run", action="store_true", help="say what would change")

@@ -220,3 +220,11 @@ def test_setup_without_a_terminal_leaves_a_note_for_the_missing_identity(user: U
     assert "changed: git config --global credential.helper 'sagemaker'" in out
     assert "note: user.name is not set" in out and "setup --name" in out
     assert "note: user.email is not set" in out
+
+
+def test_no_repo_leaves_the_repository_alone(user: User) -> None:
+    repo = user.root / "checkout"
+    assert user.run(["git", "init", "-q", str(repo)]).returncode == 0
+    done = user.run(["git-credential-sagemaker", "setup", "--no-repo"], cwd=repo)
+    assert done.returncode == 0 and b"credential.helper" in done.stdout
+    assert sorted(p.name for p in repo.iterdir()) == [".git"]
