@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from git_credential_sagemaker import lifecycle, paths, wheelhouse
-from git_credential_sagemaker.store import StoreError, atomic_write, ensure_private_dir
+from git_credential_sagemaker.store import StoreError, atomic_write, prepare_store_dir
 
 Ask = Callable[[str], Optional[str]]
 
@@ -75,7 +75,7 @@ def configure_git(machine: Machine, name: Optional[str], email: Optional[str],
     if machine.layout and machine.layout.gitconfig not in git_config(
             "--global", "--get-all", "include.path"):
         if not dry_run:
-            ensure_private_dir(Path(machine.layout.state))
+            prepare_store_dir(Path(machine.layout.state))
         changes.append(f"git config --global --add include.path {machine.layout.gitconfig}")
         if not dry_run:
             git_config("--global", "--add", "include.path", machine.layout.gitconfig)
@@ -115,6 +115,8 @@ def persist_for_restart(machine: Machine, dry_run: bool) -> list[str]:
     if layout is None:
         return []
     changes: list[str] = []
+    if not dry_run:
+        prepare_store_dir(Path(layout.state))
     wheels = Path(layout.wheels)
     fresh = not wheelhouse.current(wheels)
     if fresh:

@@ -134,6 +134,14 @@ def _check_file(path: Path) -> bool:
     return True
 
 
+def prepare_store_dir(directory: Path) -> None:
+    """A private directory whose `.gitignore` keeps it out of a repo made at the volume root."""
+    ensure_private_dir(directory, create=True)
+    gitignore = directory / ".gitignore"
+    if not gitignore.exists():
+        atomic_write(gitignore, "*\n")
+
+
 @contextlib.contextmanager
 def exclusive_lock(directory: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
     """Hold `.lock` exclusively; give up with a clear error after `timeout` seconds."""
@@ -359,10 +367,7 @@ class FileKeyring(Keyring):  # type: ignore[misc]  # keyrings.alt ships no types
 
         Removing entries needs no key (needs_key=False): a locked user can still log out.
         """
-        ensure_private_dir(self.directory, create=True)
-        gitignore = self.directory / ".gitignore"
-        if not gitignore.exists():
-            atomic_write(gitignore, "*\n")
+        prepare_store_dir(self.directory)
         # Unlock before locking: choosing a passphrase must not hold the lock.
         key = self.unlock() if needs_key else b""
         with exclusive_lock(self.directory, self.lock_timeout):

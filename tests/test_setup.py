@@ -106,6 +106,7 @@ def test_setup_then_restart_needs_only_the_passphrase(
     out = done.stdout.decode()
     assert "include.path" in out and "wheelhouse" in out and "on-start script" in out
     assert (instance.state / "wheels" / "python-version").exists()
+    assert (instance.state / ".gitignore").read_text() == "*\n"  # never committed from the volume
     save_notebook(work / "analysis.ipynb", "x = 1")
     assert instance.run("git", "add", ".gitignore", "jupytext.toml", ".pre-commit-config.yaml",
                         cwd=work).returncode == 0
