@@ -229,3 +229,14 @@ def test_no_repo_leaves_the_repository_alone(user: User) -> None:
     done = user.run(["git-credential-sagemaker", "setup", "--no-repo"], cwd=repo)
     assert done.returncode == 0 and b"credential.helper" in done.stdout
     assert sorted(p.name for p in repo.iterdir()) == [".git"]
+
+
+def test_on_start_script_fails_clearly_when_no_python_fits(instance: Instance) -> None:
+    assert instance.run("git-credential-sagemaker", "setup", "--name", "A", "--email",
+                        "a@example.com").returncode == 0
+    (instance.state / "wheels" / "python-version").write_text("2.7\n")
+    script = (instance.state / "on-start.sh").read_text()
+    done = instance.run("bash", "-c", script, GCS_AS_USER="env", GCS_BIN_DIR=str(instance.bin))
+    assert done.returncode == 1
+    assert b"no Python 2.7 on this instance" in done.stderr
+    assert not (instance.bin / "git-credential-sagemaker").exists()
