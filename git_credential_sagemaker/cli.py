@@ -14,8 +14,17 @@ from typing import Optional
 
 HELPER_OPTIONS = ("--dir", "--timeout")
 # The user's commands; any other word is a helper operation (unknown ones are ignored).
-COMMANDS = ("setup", "login", "logout", "list", "status", "lock", "unlock", "doctor",
-            "lifecycle-script")
+COMMANDS = (
+    "setup",
+    "login",
+    "logout",
+    "list",
+    "status",
+    "lock",
+    "unlock",
+    "doctor",
+    "lifecycle-script",
+)
 
 
 def split_helper_args(argv: Sequence[str]) -> Optional[tuple[dict[str, str], str]]:
@@ -41,9 +50,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     call = split_helper_args(args)
     if call is not None:
         options, operation = call
-        from git_credential_sagemaker import runner
+        from git_credential_sagemaker.credential import helper
 
-        return runner.run(operation, options, os.environ, sys.stdin.buffer, sys.stdout.buffer)
+        return helper.run(operation, options, os.environ, sys.stdin.buffer, sys.stdout.buffer)
     from git_credential_sagemaker import commands
 
     return commands.main(args)

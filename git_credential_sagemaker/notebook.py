@@ -1,7 +1,10 @@
-"""Logging in from a notebook cell, where git's own prompts can never be answered.
+"""Logging in, unlocking and setting up from a notebook cell, where git's prompts can't be answered.
+
+    login() / unlock() / setup() --getpass (the kernel's password box), input()-->
+        credential.account / credential.unlock / provision.setup
 
 `getpass.getpass` is looked up at call time, so inside ipykernel the kernel's password box
-(its stdin channel) is used; the token is never echoed or returned.
+(its stdin channel) is used; the token is never echoed or returned. Errors print as one line.
 """
 
 from __future__ import annotations
@@ -9,10 +12,12 @@ from __future__ import annotations
 import os
 from typing import Any, Optional
 
-from git_credential_sagemaker import account
-from git_credential_sagemaker.prompt import PromptError, choose_passphrase
-from git_credential_sagemaker.settings import Settings, read_git_config
-from git_credential_sagemaker.store import FileKeyring, StoreError
+from git_credential_sagemaker.credential import account, gitconfig
+from git_credential_sagemaker.credential import unlock as unlocking
+from git_credential_sagemaker.credential.settings import Settings
+from git_credential_sagemaker.errors import UserError
+
+PREFIX = "git-credential-sagemaker: "
 
 
 def _getpass(prompt: str) -> Optional[str]:
@@ -25,70 +30,66 @@ def _input(prompt: str) -> Optional[str]:
     return input(prompt)
 
 
-def _open() -> tuple[Settings, FileKeyring]:
-    conf = Settings.load(os.environ, read_git_config())
-    store_path = str(conf.store_dir)
-
-    def source(new: bool) -> str:
-        if conf.env_passphrase is not None:
-            return conf.env_passphrase
-        if new:
-            return choose_passphrase(_getpass, store_path)
-        return _getpass(f"Passphrase for {store_path}: ") or ""
-
-    return conf, FileKeyring(conf.store_dir, passphrase=source)
+def _say(line: str) -> None:
+    print(line if line.startswith(PREFIX) else PREFIX + line)
 
 
-def login(url_or_host: str = "github.com", username: Optional[str] = None,
-          expires: Optional[str] = None) -> None:
+def _settings() -> Settings:
+    return Settings.load(os.environ, gitconfig.read_all())
+
+
+def login(
+    url_or_host: str = "github.com", username: Optional[str] = None, expires: Optional[str] = None
+) -> None:
     """Store a token for `url_or_host` and unlock the keyring; prompts in the notebook."""
-    conf, store = _open()
     try:
-        what = account.login(conf, store, url_or_host, username, _input, _getpass, expires)
-    except (StoreError, PromptError) as exc:
-        print(f"git-credential-sagemaker: {exc}")
+        conf = _settings()
+        store = unlocking.open_store(conf, ask=_getpass)
+        what = account.login(
+            conf, store, url_or_host, username, _input, _getpass, expires, say=print
+        )
+    except UserError as exc:
+        _say(str(exc))
         return
     print(f"Stored the token for {what}; git push and pull now work without prompts.")
 
 
 def unlock() -> None:
     """Unlock the keyring after a restart: asks for the passphrase once."""
-    from git_credential_sagemaker import agent
-
-    conf, store = _open()
-    if not store.path.exists():
-        print("git-credential-sagemaker: nothing stored yet; in a notebook cell run: "
-              "from git_credential_sagemaker import login; login()")
-        return
     try:
-        key = conf.unlock(store)
-        agent.spawn(conf.store_dir, conf.runtime_dir, key, conf.timeout)
-    except (StoreError, PromptError) as exc:
-        print(f"git-credential-sagemaker: {exc}")
+        conf = _settings()
+        store = unlocking.open_store(conf, ask=_getpass)
+        if not store.path.exists():
+            _say(
+                "nothing stored yet; in a notebook cell run: "
+                "from git_credential_sagemaker import login; login()"
+            )
+            return
+        key = unlocking.unlock(conf, store, say=_say)
+        unlocking.start_agent(conf, key, strict=True)
+    except UserError as exc:
+        _say(str(exc))
         return
     print("The keyring is unlocked until this machine stops.")
 
 
-def setup(name: Optional[str] = None, email: Optional[str] = None,
-          repo: Optional[str] = None, migrate: bool = False) -> None:
+def setup(
+    name: Optional[str] = None,
+    email: Optional[str] = None,
+    repo: Optional[str] = None,
+    migrate: bool = False,
+) -> None:
     """`git-credential-sagemaker setup` in a notebook cell; input() asks for what is missing."""
-    from git_credential_sagemaker import commands
+    from git_credential_sagemaker.provision import setup as provision
 
-    args = ["setup"] + (["--name", name] if name else []) + (["--email", email] if email else [])
-    args += (["--repo", repo] if repo else []) + (["--migrate"] if migrate else [])
-    for key, label in (("--name", "Your name for commits: "),
-                       ("--email", "Your email for commits: ")):
-        if key not in args and not _git_config_value("user." + key[2:]):
-            args += [key, _input(label) or ""]
-    commands.main(args)
-
-
-def _git_config_value(key: str) -> str:
-    import subprocess
-
-    done = subprocess.run(["git", "config", "--get", key], capture_output=True, text=True,
-                          check=False)
-    return done.stdout.strip()
+    try:
+        where = provision.find_repo(repo, os.getcwd())
+        report = provision.setup(os.environ, _input, name, email, where, migrate)
+    except UserError as exc:
+        _say(str(exc))
+        return
+    for line in report.lines():
+        print(line)
 
 
 def load_ipython_extension(ipython: Any) -> None:

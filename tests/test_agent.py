@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from usertools import PASSPHRASE, Askpass, User
 
-from git_credential_sagemaker import agent, agentclient
+from git_credential_sagemaker.credential import agent, agentclient
 
 GH = b"protocol=https\nhost=github.com\n"
 TOKEN = "ghp_agenttesttoken0123456789"
@@ -25,8 +25,11 @@ def locked_user(user: User) -> dict[str, str]:
     """Store a token, then drop the environment passphrase: the next use must unlock."""
     assert user.helper("store", GH + f"username=alice\npassword={TOKEN}\n".encode()).returncode == 0
     askpass = Askpass(user.root, "unused", PASSPHRASE)
-    return {"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": None, "GIT_TERMINAL_PROMPT": None,  # type: ignore[dict-item]
-            "GIT_ASKPASS": str(askpass.program)}
+    return {
+        "GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": None,
+        "GIT_TERMINAL_PROMPT": None,  # type: ignore[dict-item]
+        "GIT_ASKPASS": str(askpass.program),
+    }
 
 
 def command_lines() -> dict[int, bytes]:
@@ -44,8 +47,10 @@ def command_lines() -> dict[int, bytes]:
 def agent_pids(user: User) -> list[int]:
     pids = []
     for pid, cmdline in command_lines().items():
-        if b"git_credential_sagemaker.agent" in cmdline and str(user.store_dir).encode() \
-                in cmdline:
+        if (
+            b"git_credential_sagemaker.credential.agent" in cmdline
+            and str(user.store_dir).encode() in cmdline
+        ):
             pids.append(pid)
     return pids
 
@@ -71,15 +76,17 @@ def test_fill_never_hangs_on_the_agents_inherited_pipes(user: User) -> None:
     assert time.monotonic() - start < 10
     assert agent_pids(user), done.stderr
     # Later calls need no passphrase at all.
-    again = user.git("credential", "fill", input=GH,
-                     env={"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": None})  # type: ignore[dict-item]
+    again = user.git(
+        "credential", "fill", input=GH, env={"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": None}
+    )  # type: ignore[dict-item]
     assert f"password={TOKEN}".encode() in again.stdout
     user.run(["git-credential-sagemaker", "lock"])
     assert "locked" in status(user)
 
 
 def test_agent_is_a_detached_session_leader_with_no_inherited_fds(
-        user: User, unlocked: dict[str, str]) -> None:
+    user: User, unlocked: dict[str, str]
+) -> None:
     (pid,) = agent_pids(user)
     assert os.getsid(pid) == pid
     fds = {int(fd.name): os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
@@ -103,7 +110,7 @@ def test_agent_exits_after_its_timeout(user: User) -> None:
 
 def test_timeout_from_git_config(user: User) -> None:
     env = locked_user(user)
-    (user.home / ".gitconfig").write_text("[credential \"sagemaker\"]\n\ttimeout = 30\n")
+    (user.home / ".gitconfig").write_text('[credential "sagemaker"]\n\ttimeout = 30\n')
     assert user.run(["git-credential-sagemaker", "unlock"], env=env).returncode == 0
     assert "until" in status(user) and "the machine stops" not in status(user)
     user.run(["git-credential-sagemaker", "lock"])
@@ -134,9 +141,13 @@ def test_stale_socket_is_recovered_silently(user: User) -> None:
 
 
 def test_no_key_or_token_anywhere_on_disk_argv_or_environment(
-        user: User, unlocked: dict[str, str]) -> None:
-    assert user.helper("get", GH, env={"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": None}  # type: ignore[dict-item]
-                       ).stdout.endswith(f"password={TOKEN}\n".encode())
+    user: User, unlocked: dict[str, str]
+) -> None:
+    assert user.helper(
+        "get",
+        GH,
+        env={"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": None},  # type: ignore[dict-item]
+    ).stdout.endswith(f"password={TOKEN}\n".encode())
     (pid,) = agent_pids(user)
     secrets = [TOKEN.encode(), PASSPHRASE.encode()]
     for root in (user.store_dir, user.runtime):
@@ -157,12 +168,14 @@ def test_peer_check_itself() -> None:
 
 @pytest.mark.skipif(os.getuid() != 0, reason="connecting as another uid needs root")
 def test_agent_refuses_a_client_with_another_uid(tmp_path: Path) -> None:
-    from git_credential_sagemaker.store import FileKeyring
+    from git_credential_sagemaker.credential.store import Store
 
     store = tmp_path / "store"
-    ring = FileKeyring(store, passphrase=lambda new: PASSPHRASE)
-    ring.put({"protocol": "https", "host": "github.com", "path": None, "username": "a"},
-             {"password": TOKEN})
+    ring = Store(store, passphrase=lambda new: PASSPHRASE)
+    ring.put(
+        {"protocol": "https", "host": "github.com", "path": None, "username": "a"},
+        {"password": TOKEN},
+    )
     shared = Path(tempfile.mkdtemp(prefix="gcs-shared-"))  # reachable by every user
     shared.chmod(0o777)
     path = str(shared / "agent.sock")
@@ -172,13 +185,19 @@ def test_agent_refuses_a_client_with_another_uid(tmp_path: Path) -> None:
     thread = threading.Thread(target=server.serve, args=(listener,), daemon=True)
     thread.start()
     message = agentclient.encode("get", str(store), GH)
-    probe = (f"import socket; s=socket.socket(socket.AF_UNIX); s.connect({path!r})\n"
-             f"try:\n s.sendall({message!r}); s.shutdown(socket.SHUT_WR); "
-             "print(repr(s.recv(4096)))\n"
-             "except (ConnectionResetError, BrokenPipeError):\n print('reset')")
-    other = subprocess.run([shutil.which("python3", path="/usr/bin:/bin") or "python3",
-                            "-c", probe], user=65534, capture_output=True,
-                           timeout=20, check=False)
+    probe = (
+        f"import socket; s=socket.socket(socket.AF_UNIX); s.connect({path!r})\n"
+        f"try:\n s.sendall({message!r}); s.shutdown(socket.SHUT_WR); "
+        "print(repr(s.recv(4096)))\n"
+        "except (ConnectionResetError, BrokenPipeError):\n print('reset')"
+    )
+    other = subprocess.run(
+        [shutil.which("python3", path="/usr/bin:/bin") or "python3", "-c", probe],
+        user=65534,
+        capture_output=True,
+        timeout=20,
+        check=False,
+    )
     assert other.returncode == 0, other.stderr
     assert other.stdout.strip() in (b"b''", b"reset")  # connected, then refused
     mine = agentclient.call(path, message)
@@ -189,12 +208,22 @@ def test_agent_refuses_a_client_with_another_uid(tmp_path: Path) -> None:
 
 
 def test_get_while_unlocked_imports_nothing_heavy(user: User, unlocked: dict[str, str]) -> None:
-    done = user.run([sys.executable, "-X", "importtime", "-m", "git_credential_sagemaker",
-                     "get"], input=GH, env={"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": None})  # type: ignore[dict-item]
+    done = user.run(
+        [sys.executable, "-X", "importtime", "-m", "git_credential_sagemaker", "get"],
+        input=GH,
+        env={"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": None},
+    )  # type: ignore[dict-item]
     assert done.stdout.endswith(f"password={TOKEN}\n".encode())
-    imported = {line.split("|")[-1].strip() for line in done.stderr.decode().splitlines()
-                if line.startswith("import time:")}
-    assert "git_credential_sagemaker.agentclient" in imported
-    heavy = {m for m in imported if m.split(".")[0] in (
-        "keyring", "keyrings", "cryptography", "jupytext", "nbformat", "argparse", "subprocess")}
+    imported = {
+        line.split("|")[-1].strip()
+        for line in done.stderr.decode().splitlines()
+        if line.startswith("import time:")
+    }
+    assert "git_credential_sagemaker.credential.agentclient" in imported
+    heavy = {
+        m
+        for m in imported
+        if m.split(".")[0]
+        in ("keyring", "keyrings", "cryptography", "jupytext", "nbformat", "argparse", "subprocess")
+    }
     assert not heavy, heavy

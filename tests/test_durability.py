@@ -11,24 +11,29 @@ from pathlib import Path
 
 from usertools import PASSPHRASE, User
 
-from git_credential_sagemaker.store import FileKeyring
+from git_credential_sagemaker.credential.store import Store
 
 
 def test_eight_concurrent_writers_lose_no_update(user: User) -> None:
     script = (
-        'for i in $(seq 1 25); do '
+        "for i in $(seq 1 25); do "
         'printf "protocol=https\\nhost=w$W-h$i.example\\nusername=u\\npassword=t$W-$i\\n" '
-        '| git -c credential.helper= -c credential.helper=sagemaker credential approve '
-        '|| echo "approve failed" >&2; done')
+        "| git -c credential.helper= -c credential.helper=sagemaker credential approve "
+        '|| echo "approve failed" >&2; done'
+    )
     writers = [
-        subprocess.Popen(["sh", "-c", script], env={**user.env, "W": str(w)},
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            ["sh", "-c", script],
+            env={**user.env, "W": str(w)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         for w in range(8)
     ]
     for proc in writers:
         _out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0 and err == b"", err
-    ring = FileKeyring(user.store_dir, passphrase=lambda new: PASSPHRASE)
+    ring = Store(user.store_dir, passphrase=lambda new: PASSPHRASE)
     found = {e.host: ring.secrets(e)["password"] for e in ring.entries()}
     expected = {f"w{w}-h{i}.example": f"t{w}-{i}" for w in range(8) for i in range(1, 26)}
     assert found == expected
@@ -36,9 +41,10 @@ def test_eight_concurrent_writers_lose_no_update(user: User) -> None:
 
 def test_sigkill_at_random_points_never_breaks_the_file(tmp_path: Path) -> None:
     directory = tmp_path / "store"
-    ring = FileKeyring(directory, passphrase=lambda new: PASSPHRASE)
-    ring.put({"protocol": "https", "host": "seed", "path": None, "username": "u"},
-             {"password": "seed"})
+    ring = Store(directory, passphrase=lambda new: PASSPHRASE)
+    ring.put(
+        {"protocol": "https", "host": "seed", "path": None, "username": "u"}, {"password": "seed"}
+    )
     key = ring.unlock()
     committed: set[str] = {"seed"}
     rng = random.Random(1234)
@@ -47,11 +53,13 @@ def test_sigkill_at_random_points_never_breaks_the_file(tmp_path: Path) -> None:
         pid = os.fork()
         if pid == 0:  # the writer: stores entries until killed, reporting each one done
             os.close(read_end)
-            writer = FileKeyring(directory, key=key)
+            writer = Store(directory, key=key)
             for i in range(1000):
                 host = f"r{round_}-{i}"
-                writer.put({"protocol": "https", "host": host, "path": None, "username": "u"},
-                           {"password": f"p-{host}"})
+                writer.put(
+                    {"protocol": "https", "host": host, "path": None, "username": "u"},
+                    {"password": f"p-{host}"},
+                )
                 os.write(write_end, f"{host}\n".encode())
             os._exit(0)
         os.close(write_end)
@@ -60,7 +68,7 @@ def test_sigkill_at_random_points_never_breaks_the_file(tmp_path: Path) -> None:
         os.waitpid(pid, 0)
         with os.fdopen(read_end) as reports:
             committed |= set(reports.read().split())
-        reader = FileKeyring(directory, key=key)
+        reader = Store(directory, key=key)
         stored = {e.host: reader.secrets(e)["password"] for e in reader.entries()}
         missing = {h for h in committed if h not in stored}
         assert not missing, f"round {round_}: lost {sorted(missing)[:3]}"

@@ -23,8 +23,12 @@ def nothing_stored(user: User, request: str) -> bool:
 
 def test_fill_returns_what_approve_stored(user: User) -> None:
     user.approve(GH + "username=alice\npassword=ghp_alice\n")
-    assert user.fill(GH) == {"protocol": "https", "host": "github.com",
-                             "username": "alice", "password": "ghp_alice"}
+    assert user.fill(GH) == {
+        "protocol": "https",
+        "host": "github.com",
+        "username": "alice",
+        "password": "ghp_alice",
+    }
 
 
 def test_matching_on_protocol_host_and_port(user: User) -> None:
@@ -36,14 +40,26 @@ def test_matching_on_protocol_host_and_port(user: User) -> None:
 
 def test_matching_on_path_only_when_git_sends_it(user: User) -> None:
     with_path = ["-c", "credential.useHttpPath=true"]
-    done = user.git(*with_path, "credential", "approve",
-                    input=(GH + "path=org/a.git\nusername=u\npassword=pa\n").encode())
+    done = user.git(
+        *with_path,
+        "credential",
+        "approve",
+        input=(GH + "path=org/a.git\nusername=u\npassword=pa\n").encode(),
+    )
     assert done.returncode == 0
-    user.git(*with_path, "credential", "approve",
-             input=(GH + "path=org/b.git\nusername=u\npassword=pb\n").encode())
+    user.git(
+        *with_path,
+        "credential",
+        "approve",
+        input=(GH + "path=org/b.git\nusername=u\npassword=pb\n").encode(),
+    )
     for repo, token in (("a", "pa"), ("b", "pb")):
-        out = user.git(*with_path, "credential", "fill",
-                       input=f"url=https://github.com/org/{repo}.git\n".encode())
+        out = user.git(
+            *with_path,
+            "credential",
+            "fill",
+            input=f"url=https://github.com/org/{repo}.git\n".encode(),
+        )
         assert f"password={token}\n" in out.stdout.decode()
     # Without useHttpPath git sends no path, and any stored path matches.
     assert user.fill(GH)["password"] in ("pa", "pb")
@@ -97,8 +113,10 @@ def test_ephemeral_credentials_are_never_stored(user: User) -> None:
 
 
 def test_expiry_and_refresh_token_round_trip(user: User) -> None:
-    stored = GH + "username=alice\npassword=p\npassword_expiry_utc=4102444800\n" \
-                  "oauth_refresh_token=rt-123\n"
+    stored = (
+        GH + "username=alice\npassword=p\npassword_expiry_utc=4102444800\n"
+        "oauth_refresh_token=rt-123\n"
+    )
     assert user.helper("store", stored.encode()).returncode == 0
     out = user.helper("get", GH.encode()).stdout.decode()
     assert "password_expiry_utc=4102444800\n" in out
@@ -107,16 +125,17 @@ def test_expiry_and_refresh_token_round_trip(user: User) -> None:
 
 @pytest.mark.skipif(git_version() < (2, 41), reason="git learned password_expiry_utc in 2.41")
 def test_expiry_and_refresh_token_through_git(user: User) -> None:
-    user.approve(GH + "username=alice\npassword=p\npassword_expiry_utc=4102444800\n"
-                 "oauth_refresh_token=rt-123\n")
+    user.approve(
+        GH + "username=alice\npassword=p\npassword_expiry_utc=4102444800\n"
+        "oauth_refresh_token=rt-123\n"
+    )
     filled = user.fill(GH)
     assert filled["password_expiry_utc"] == "4102444800"
     assert filled["oauth_refresh_token"] == "rt-123"
 
 
 def test_authtype_credential_round_trip(user: User) -> None:
-    user.helper("store", (GH + "capability[]=authtype\nauthtype=Bearer\ncredential=tok\n")
-                .encode())
+    user.helper("store", (GH + "capability[]=authtype\nauthtype=Bearer\ncredential=tok\n").encode())
     plain = user.helper("get", GH.encode()).stdout.decode()
     assert "credential=" not in plain
     asked = user.helper("get", ("capability[]=authtype\n" + GH).encode()).stdout.decode()
@@ -154,8 +173,12 @@ def test_capability_and_unknown_operations(user: User) -> None:
 
 
 def test_normal_operation_is_silent_on_stderr(user: User) -> None:
-    for op, req in (("store", GH + "username=a\npassword=p\n"), ("get", GH),
-                    ("erase", GH + "username=a\npassword=p\n"), ("get", GH)):
+    for op, req in (
+        ("store", GH + "username=a\npassword=p\n"),
+        ("get", GH),
+        ("erase", GH + "username=a\npassword=p\n"),
+        ("get", GH),
+    ):
         done = user.helper(op, req.encode())
         assert done.returncode == 0 and done.stderr == b"", (op, done.stderr)
 
@@ -164,8 +187,9 @@ def test_get_warns_once_when_the_token_expires_within_a_week(user: User) -> None
     import time
 
     soon = int(time.time()) + 3 * 86400
-    user.helper("store", (GH + f"username=alice\npassword=p\npassword_expiry_utc={soon}\n")
-                .encode())
+    user.helper(
+        "store", (GH + f"username=alice\npassword=p\npassword_expiry_utc={soon}\n").encode()
+    )
     first = user.helper("get", GH.encode())
     assert f"password_expiry_utc={soon}".encode() in first.stdout
     assert b"expires on" in first.stderr and b"login github.com" in first.stderr
@@ -178,8 +202,18 @@ def test_login_records_the_expiry_and_list_shows_it_without_secrets(user: User) 
     askpass.write_text("#!/bin/sh\necho ghp_listedtoken\n")
     askpass.chmod(0o700)
     env = {"GIT_ASKPASS": str(askpass), "GIT_TERMINAL_PROMPT": None}
-    done = user.run(["git-credential-sagemaker", "login", "github.com", "--username", "alice",
-                     "--expires", "2031-01-31"], env=env)  # type: ignore[arg-type]
+    done = user.run(
+        [
+            "git-credential-sagemaker",
+            "login",
+            "github.com",
+            "--username",
+            "alice",
+            "--expires",
+            "2031-01-31",
+        ],
+        env=env,
+    )  # type: ignore[arg-type]
     assert done.returncode == 0, done.stderr
     listed = user.run(["git-credential-sagemaker", "list"]).stdout.decode()
     assert "https://github.com" in listed and "alice" in listed and "2031-01-31" in listed

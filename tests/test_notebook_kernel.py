@@ -69,23 +69,23 @@ class Kernel:
         self.kc = kc
         self.messages: list[dict[str, Any]] = []  # every iopub message seen, for leak checks
 
-    def run(self, code: str, answers: Sequence[str] = (), timeout: float = CELL_TIMEOUT
-            ) -> Cell:
+    def run(self, code: str, answers: Sequence[str] = (), timeout: float = CELL_TIMEOUT) -> Cell:
         """Execute `code`, answering input requests in order; bounded by `timeout`."""
         pending = list(answers)
         prompts: list[Prompt] = []
         chunks: list[str] = []
         started = time.monotonic()
         deadline = started + timeout
-        msg_id = self.kc.execute(code, allow_stdin=True,
-                                 user_expressions={"rc": "_exit_code"})
+        msg_id = self.kc.execute(code, allow_stdin=True, user_expressions={"rc": "_exit_code"})
         reply: dict[str, Any] | None = None
         idle = False
         while reply is None or not idle:
             if time.monotonic() > deadline:
                 self.km.interrupt_kernel()
-                pytest.fail(f"cell did not finish within {timeout} s: {code!r}\n"
-                            f"output so far: {''.join(chunks)!r}\nprompts: {prompts!r}")
+                pytest.fail(
+                    f"cell did not finish within {timeout} s: {code!r}\n"
+                    f"output so far: {''.join(chunks)!r}\nprompts: {prompts!r}"
+                )
             try:
                 msg = self.kc.get_iopub_msg(timeout=0.05)
             except queue.Empty:
@@ -94,8 +94,7 @@ class Kernel:
                 self.messages.append(msg)
                 if msg["parent_header"].get("msg_id") == msg_id:
                     chunks.append(_text(msg))
-                    if (msg["msg_type"] == "status"
-                            and msg["content"]["execution_state"] == "idle"):
+                    if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                         idle = True
             while self.kc.stdin_channel.msg_ready():
                 request = self.kc.get_stdin_msg(timeout=1)
@@ -109,9 +108,13 @@ class Kernel:
                 shell = self.kc.get_shell_msg(timeout=1)
                 if shell["parent_header"].get("msg_id") == msg_id:
                     reply = shell
-        return Cell(output="".join(chunks), prompts=prompts, status=reply["content"]["status"],
-                    expressions=reply["content"].get("user_expressions", {}),
-                    elapsed=time.monotonic() - started)
+        return Cell(
+            output="".join(chunks),
+            prompts=prompts,
+            status=reply["content"]["status"],
+            expressions=reply["content"].get("user_expressions", {}),
+            elapsed=time.monotonic() - started,
+        )
 
     def all_output(self) -> str:
         return "\n".join(json.dumps(msg["content"]) for msg in self.messages)
@@ -162,13 +165,17 @@ class Notebook:
         return self.kernel.run(
             "from git_credential_sagemaker import login\n"
             f"login({self.base_url!r}, username={self.username!r})",
-            answers=[token, NOTEBOOK_PASSPHRASE, NOTEBOOK_PASSPHRASE])
+            answers=[token, NOTEBOOK_PASSPHRASE, NOTEBOOK_PASSPHRASE],
+        )
 
 
 def kernel_env(user: User) -> dict[str, str]:
     """The user's env as a notebook server would pass it: no passphrase, prompts allowed."""
-    env = {k: v for k, v in user.env.items()
-           if k not in ("GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE", "GIT_TERMINAL_PROMPT")}
+    env = {
+        k: v
+        for k, v in user.env.items()
+        if k not in ("GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE", "GIT_TERMINAL_PROMPT")
+    }
     env["IPYTHONDIR"] = str(user.root / "ipython")
     return env
 
@@ -183,7 +190,10 @@ def agent_pids(user: User) -> list[int]:
             cmdline = (proc / "cmdline").read_bytes()
         except OSError:
             continue
-        if b"git_credential_sagemaker.agent" in cmdline and str(user.runtime).encode() in cmdline:
+        if (
+            b"git_credential_sagemaker.credential.agent" in cmdline
+            and str(user.runtime).encode() in cmdline
+        ):
             found.append(int(proc.name))
     return found
 
@@ -256,12 +266,12 @@ def notebook(user: User, git_server: GitServer) -> Iterator[Notebook]:
 def assert_no_hang(cell: Cell) -> None:
     assert cell.elapsed < PUSH_LIMIT, f"push took {cell.elapsed:.1f} s"
     assert cell.prompts == [], "git must not ask through the notebook's input box"
-    assert "Username for" not in cell.output and "Password for" not in cell.output, \
+    assert "Username for" not in cell.output and "Password for" not in cell.output, (
         "git fell back to its own terminal prompt"
+    )
 
 
-def test_push_from_a_cell_with_nothing_stored_shows_the_login_hint(
-        notebook: Notebook) -> None:
+def test_push_from_a_cell_with_nothing_stored_shows_the_login_hint(notebook: Notebook) -> None:
     before = notebook.server_head()
     notebook.commit("a.txt")
 
@@ -281,12 +291,13 @@ def test_git_login_magic_prompts_in_the_notebook_then_push_works(notebook: Noteb
     head = notebook.commit("a.txt")
 
     cell = notebook.kernel.run(
-        "%load_ext git_credential_sagemaker\n"
-        f"%git_login {notebook.base_url} {notebook.username}",
-        answers=[token, NOTEBOOK_PASSPHRASE, NOTEBOOK_PASSPHRASE])
+        f"%load_ext git_credential_sagemaker\n%git_login {notebook.base_url} {notebook.username}",
+        answers=[token, NOTEBOOK_PASSPHRASE, NOTEBOOK_PASSPHRASE],
+    )
     assert cell.status == "ok", cell.output
     assert [p.text for p in cell.prompts][:1] == [
-        f"Token for {notebook.username}@127.0.0.1:{notebook.server.port}: "]
+        f"Token for {notebook.username}@127.0.0.1:{notebook.server.port}: "
+    ]
     assert len(cell.prompts) == 3 and all(p.password for p in cell.prompts), cell.prompts
     assert "Stored the token" in cell.output, cell.output
 
@@ -298,7 +309,8 @@ def test_git_login_magic_prompts_in_the_notebook_then_push_works(notebook: Noteb
 
 
 def test_login_in_a_cell_asks_through_the_notebook_then_push_needs_no_prompt(
-        notebook: Notebook) -> None:
+    notebook: Notebook,
+) -> None:
     token = f"ghp_{secrets.token_hex(12)}"
     notebook.server.allow(notebook.username, token)
     head = notebook.commit("a.txt")
@@ -312,8 +324,9 @@ def test_login_in_a_cell_asks_through_the_notebook_then_push_needs_no_prompt(
         Prompt(f"Choose a passphrase for {store_path}: ", True),
         Prompt("Confirm the passphrase: ", True),
     ]
-    assert re.search(r"Stored the token for http://127\.0\.0\.1:\d+ for " + notebook.username,
-                     cell.output), cell.output
+    assert re.search(
+        r"Stored the token for http://127\.0\.0\.1:\d+ for " + notebook.username, cell.output
+    ), cell.output
 
     pushed = notebook.kernel.run("!git push")
     assert_no_hang(pushed)
@@ -335,7 +348,8 @@ def test_login_in_a_cell_asks_through_the_notebook_then_push_needs_no_prompt(
 
 
 def test_push_after_lock_shows_the_unlock_hint_and_unlock_in_a_cell_fixes_it(
-        notebook: Notebook) -> None:
+    notebook: Notebook,
+) -> None:
     token = f"ghp_{secrets.token_hex(12)}"
     notebook.server.allow(notebook.username, token)
     assert notebook.login(token).status == "ok"
@@ -355,13 +369,12 @@ def test_push_after_lock_shows_the_unlock_hint_and_unlock_in_a_cell_fixes_it(
     assert notebook.server_head() == before
 
     unlocked = notebook.kernel.run(
-        "from git_credential_sagemaker import unlock\nunlock()", answers=[NOTEBOOK_PASSPHRASE])
-    assert unlocked.prompts == [
-        Prompt(f"Passphrase for {notebook.user.store_dir}: ", True)]
+        "from git_credential_sagemaker import unlock\nunlock()", answers=[NOTEBOOK_PASSPHRASE]
+    )
+    assert unlocked.prompts == [Prompt(f"Passphrase for {notebook.user.store_dir}: ", True)]
     assert "The keyring is unlocked" in unlocked.output, unlocked.output
 
     pushed = notebook.kernel.run("!git push")
     assert_no_hang(pushed)
     assert pushed.exit_code == "0", pushed.output
     assert notebook.server_head() == head
-

@@ -8,14 +8,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from git_credential_sagemaker import protocol
-from git_credential_sagemaker.protocol import ProtocolError, Request, parse
+from git_credential_sagemaker.credential import protocol
+from git_credential_sagemaker.credential.protocol import ProtocolError, Request, parse
 
 
 def test_basic_request() -> None:
     req = parse(b"protocol=https\nhost=github.com\nusername=alice\npassword=t0k\n\n")
     assert (req.protocol, req.host, req.username, req.password) == (
-        "https", "github.com", "alice", "t0k")
+        "https",
+        "github.com",
+        "alice",
+        "t0k",
+    )
     assert req.path is None
 
 
@@ -24,12 +28,15 @@ def test_crlf_terminators_are_accepted() -> None:
     assert req.host == "example.com:8443"
 
 
-@pytest.mark.parametrize("data, reason", [
-    (b"protocol=https\nhost=evil\0.com\n", "NUL"),
-    (b"protocol=https\nhost=github.com\rhost=evil.com\n", "CR"),
-    (b"protocol=https\nhost github.com\n", "'='"),
-    (b"protocol=https\nhost=" + b"a" * 65536 + b"\n", "65535"),
-])
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"protocol=https\nhost=evil\0.com\n", "NUL"),
+        (b"protocol=https\nhost=github.com\rhost=evil.com\n", "CR"),
+        (b"protocol=https\nhost github.com\n", "'='"),
+        (b"protocol=https\nhost=" + b"a" * 65536 + b"\n", "65535"),
+    ],
+)
 def test_rejected_requests(data: bytes, reason: str) -> None:
     with pytest.raises(ProtocolError, match=reason):
         parse(data)
@@ -42,9 +49,11 @@ def test_bare_cr_never_becomes_a_new_line() -> None:
 
 
 def test_unknown_keys_are_ignored_and_arrays_repeat() -> None:
-    req = parse(b"protocol=https\nhost=h\nfuture_key=1\ncapability[]=authtype\n"
-                b"capability[]=state\nwwwauth[]=Basic realm=\"a\"\nwwwauth[]=Bearer\n"
-                b"state[]=x\n")
+    req = parse(
+        b"protocol=https\nhost=h\nfuture_key=1\ncapability[]=authtype\n"
+        b'capability[]=state\nwwwauth[]=Basic realm="a"\nwwwauth[]=Bearer\n'
+        b"state[]=x\n"
+    )
     assert req.capabilities == ("authtype", "state")
     assert req.wwwauth == ('Basic realm="a"', "Bearer")
     assert req.state == ("x",)
@@ -64,7 +73,12 @@ def test_empty_username_is_not_absent() -> None:
 def test_url_is_split_into_parts_and_replaces_earlier_fields() -> None:
     req = parse(b"username=old\nurl=https://bob:s3cr%2Ft@example.com:8443/org/repo.git\n")
     assert (req.protocol, req.host, req.path, req.username, req.password) == (
-        "https", "example.com:8443", "org/repo.git", "bob", "s3cr/t")
+        "https",
+        "example.com:8443",
+        "org/repo.git",
+        "bob",
+        "s3cr/t",
+    )
     assert parse(b"url=https://example.com\n").path is None
 
 
@@ -89,8 +103,13 @@ def test_matching_absent_fields_are_wildcards() -> None:
 
 
 def test_answer_prints_authtype_only_when_asked() -> None:
-    secrets = {"password": "p", "authtype": "Bearer", "credential": "c",
-               "password_expiry_utc": "2000000000", "oauth_refresh_token": "r"}
+    secrets = {
+        "password": "p",
+        "authtype": "Bearer",
+        "credential": "c",
+        "password_expiry_utc": "2000000000",
+        "oauth_refresh_token": "r",
+    }
     plain = protocol.answer(parse(b"host=h\n"), "alice", secrets).decode()
     assert "authtype" not in plain and "credential=" not in plain
     assert "password_expiry_utc=2000000000\n" in plain and "oauth_refresh_token=r\n" in plain
@@ -115,18 +134,26 @@ def test_arbitrary_bytes_never_raise_anything_else(data: bytes) -> None:
         parse(data)
 
 
-values = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0\r\n"),
-                 max_size=20)
+values = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\0\r\n"), max_size=20
+)
 requests = st.builds(
     Request,
-    protocol=st.none() | values, host=st.none() | values, path=st.none() | values,
-    username=st.none() | values, password=st.none() | values,
-    password_expiry_utc=st.none() | values, oauth_refresh_token=st.none() | values,
-    authtype=st.none() | values, credential=st.none() | values, ephemeral=st.booleans(),
+    protocol=st.none() | values,
+    host=st.none() | values,
+    path=st.none() | values,
+    username=st.none() | values,
+    password=st.none() | values,
+    password_expiry_utc=st.none() | values,
+    oauth_refresh_token=st.none() | values,
+    authtype=st.none() | values,
+    credential=st.none() | values,
+    ephemeral=st.booleans(),
     capabilities=st.lists(values, max_size=3).map(tuple),
     wwwauth=st.lists(values, max_size=3).map(tuple),
     state=st.lists(values, max_size=3).map(tuple),
-    continue_=st.booleans(), quit=st.booleans(),
+    continue_=st.booleans(),
+    quit=st.booleans(),
 )
 
 

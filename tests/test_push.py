@@ -16,7 +16,8 @@ def commit(user: User, work: Path, name: str) -> None:
 
 
 def test_token_typed_once_then_stored_then_replaced_after_revocation(
-        user: User, git_server: GitServer) -> None:
+    user: User, git_server: GitServer
+) -> None:
     name = f"alice{secrets.token_hex(3)}"
     first, second = f"ghp_{secrets.token_hex(12)}", f"ghp_{secrets.token_hex(12)}"
     git_server.allow(name, first)
@@ -40,8 +41,7 @@ def test_token_typed_once_then_stored_then_replaced_after_revocation(
     commit(user, work, "b.txt")
     failed = user.git("push", "-q", "origin", "HEAD", cwd=work, env=env)
     assert failed.returncode != 0
-    assert user.helper("get", b"protocol=http\nhost=127.0.0.1:%d\n" % git_server.port).stdout \
-        == b""
+    assert user.helper("get", b"protocol=http\nhost=127.0.0.1:%d\n" % git_server.port).stdout == b""
     again = user.git("push", "-q", "origin", "HEAD", cwd=work, env=env)
     assert again.returncode == 0, again.stderr
     assert len(askpass.prompts) == 4

@@ -20,11 +20,11 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from ruamel.yaml import YAML
 
-from git_credential_sagemaker.precommit_config import LOCAL_HOOKS
-from git_credential_sagemaker.repo_setup import (
+from git_credential_sagemaker.errors import SetupError
+from git_credential_sagemaker.provision.precommit_config import LOCAL_HOOKS
+from git_credential_sagemaker.provision.repo import (
     HOOK_TYPES,
     Change,
-    RepoSetupError,
     repo_problems,
     setup_repo,
 )
@@ -282,7 +282,7 @@ def test_migrate_refuses_a_script_with_edits_of_its_own(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", {"a.ipynb": NOTEBOOKS["a.ipynb"], "a.py": "x = 1\n"})
     (repo / "a.py").write_text("x = 'not committed yet'\n")  # a committed a.py may be replaced
     before = snapshot(repo)
-    with pytest.raises(RepoSetupError, match=r"a\.py has edits of its own.*--overwrite a\.ipynb"):
+    with pytest.raises(SetupError, match=r"a\.py has edits of its own.*--overwrite a\.ipynb"):
         setup_repo(repo, migrate=True)
     assert snapshot(repo) == before  # checked before anything was written
 
@@ -413,7 +413,7 @@ def test_core_hooks_path_is_refused_before_any_change(tmp_path: Path) -> None:
     git(repo, "config", "core.hooksPath", "my-hooks")
     unset = "git config --local --unset-all core.hooksPath"
     before = snapshot(repo)
-    with pytest.raises(RepoSetupError, match=re.escape(unset)):
+    with pytest.raises(SetupError, match=re.escape(unset)):
         setup_repo(repo)
     assert snapshot(repo) == before
     fixes = [fix for problem, fix in repo_problems(repo) if "git hook" in problem]
@@ -422,13 +422,13 @@ def test_core_hooks_path_is_refused_before_any_change(tmp_path: Path) -> None:
 
 def test_errors_are_one_line(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", {".pre-commit-config.yaml": "repos: [\n"})
-    with pytest.raises(RepoSetupError) as info:
+    with pytest.raises(SetupError) as info:
         setup_repo(repo)
     assert "\n" not in str(info.value) and "not valid YAML" in str(info.value)
     assert not (repo / "jupytext.toml").exists()
     outside = tmp_path / "not-a-repo"
     outside.mkdir()
-    with pytest.raises(RepoSetupError, match="not inside a git work tree"):
+    with pytest.raises(SetupError, match="not inside a git work tree"):
         setup_repo(outside)
 
 
@@ -438,6 +438,6 @@ def test_migrate_refuses_to_drop_staged_notebook_edits(tmp_path: Path) -> None:
     git(repo, "add", "a.ipynb")
     (repo / "a.ipynb").write_bytes(notebook_bytes("in the file only = 2"))
     before = snapshot(repo)
-    with pytest.raises(RepoSetupError, match="staged content different from both"):
+    with pytest.raises(SetupError, match="staged content different from both"):
         setup_repo(repo, migrate=True)
     assert snapshot(repo) == before

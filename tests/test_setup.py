@@ -32,15 +32,22 @@ class Instance:
         self.bin = self.root / "usr" / "local" / "bin"
         self.state = self.volume / ".git-credential-sagemaker"
         env = user.env
-        for var in ("GIT_CREDENTIAL_SAGEMAKER_DIR", "GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE",
-                    "GIT_TERMINAL_PROMPT", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL",
-                    "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL"):
+        for var in (
+            "GIT_CREDENTIAL_SAGEMAKER_DIR",
+            "GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE",
+            "GIT_TERMINAL_PROMPT",
+            "GIT_AUTHOR_NAME",
+            "GIT_AUTHOR_EMAIL",
+            "GIT_COMMITTER_NAME",
+            "GIT_COMMITTER_EMAIL",
+        ):
             env.pop(var)
         env["HOME"] = str(self.home)
         env["GIT_CREDENTIAL_SAGEMAKER_ROOT"] = str(self.root)
 
-    def run(self, *args: str, cwd: Path | None = None, **env: str
-            ) -> subprocess.CompletedProcess[bytes]:
+    def run(
+        self, *args: str, cwd: Path | None = None, **env: str
+    ) -> subprocess.CompletedProcess[bytes]:
         return self.user.run(list(args), env=env, cwd=cwd)
 
     def restart(self) -> None:
@@ -55,17 +62,19 @@ class Instance:
                 else:
                     child.unlink()
         # The venv this suite runs from stands for the user's pip install: drop it from PATH.
-        self.user.env["PATH"] = f"{self.bin}:/usr/bin:/bin"
+        # What is left is a login shell's PATH on the instance (~/.local/bin comes first).
+        self.user.env["PATH"] = f"{self.home / '.local' / 'bin'}:{self.bin}:/usr/bin:/bin"
 
 
 def askpass(instance: Instance, username: str, token: str) -> str:
     program = instance.user.root / "askpass.sh"
     program.write_text(
-        "#!/bin/sh\ncase \"$1\" in\n"
+        '#!/bin/sh\ncase "$1" in\n'
         f"  Username*) echo {username} ;;\n"
         f"  Password*) echo {token} ;;\n"
         f"  *assphrase*) echo '{PASSPHRASE}' ;;\n"
-        "esac\n")
+        "esac\n"
+    )
     program.chmod(0o700)
     return str(program)
 
@@ -81,8 +90,12 @@ def clone_project(instance: Instance, git_server: GitServer) -> tuple[Path, str,
     git_server.allow(name, token)
     url = git_server.create_repo(f"proj-{name}")
     work = instance.volume / "project"
-    assert instance.run("git", "clone", "-q", str(git_server.repo_path(f"proj-{name}")),
-                        str(work)).returncode == 0
+    assert (
+        instance.run(
+            "git", "clone", "-q", str(git_server.repo_path(f"proj-{name}")), str(work)
+        ).returncode
+        == 0
+    )
     assert instance.run("git", "remote", "set-url", "origin", url, cwd=work).returncode == 0
     return work, name, token
 
@@ -90,33 +103,49 @@ def clone_project(instance: Instance, git_server: GitServer) -> tuple[Path, str,
 def save_notebook(path: Path, source: str) -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells.append(nbformat.v4.new_code_cell(source))
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, str(path))
 
 
 def test_setup_then_restart_needs_only_the_passphrase(
-        instance: Instance, git_server: GitServer) -> None:
+    instance: Instance, git_server: GitServer
+) -> None:
     work, name, token = clone_project(instance, git_server)
 
     # 1. Setup on a fresh instance, then a first push whose token comes from askpass.
-    done = instance.run("git-credential-sagemaker", "setup", "--name", "A User",
-                        "--email", "user@example.com", cwd=work)
+    done = instance.run(
+        "git-credential-sagemaker",
+        "setup",
+        "--name",
+        "A User",
+        "--email",
+        "user@example.com",
+        cwd=work,
+    )
     assert done.returncode == 0, done.stderr
     out = done.stdout.decode()
     assert "include.path" in out and "wheelhouse" in out and "on-start script" in out
     assert (instance.state / "wheels" / "python-version").exists()
     assert (instance.state / ".gitignore").read_text() == "*\n"  # never committed from the volume
     save_notebook(work / "analysis.ipynb", "x = 1")
-    assert instance.run("git", "add", ".gitignore", "jupytext.toml", ".pre-commit-config.yaml",
-                        cwd=work).returncode == 0
+    assert (
+        instance.run(
+            "git", "add", ".gitignore", "jupytext.toml", ".pre-commit-config.yaml", cwd=work
+        ).returncode
+        == 0
+    )
     first = instance.run("git", "commit", "-qm", "analysis", cwd=work)
     assert first.returncode == 1
     assert b"git add -- analysis.py" in first.stdout + first.stderr
     assert instance.run("git", "add", "analysis.py", cwd=work).returncode == 0
     assert instance.run("git", "commit", "-qm", "analysis", cwd=work).returncode == 0
-    pushed = instance.run("git", "push", "-q", "origin", "HEAD", cwd=work,
-                          GIT_ASKPASS=askpass(instance, name, token))
+    pushed = instance.run(
+        "git", "push", "-q", "origin", "HEAD", cwd=work, GIT_ASKPASS=askpass(instance, name, token)
+    )
     assert pushed.returncode == 0, pushed.stderr
     script = instance.run("git-credential-sagemaker", "lifecycle-script").stdout.decode()
     assert script == (instance.state / "on-start.sh").read_text()
@@ -128,11 +157,19 @@ def test_setup_then_restart_needs_only_the_passphrase(
 
     # 3. The on-start script, run as this user, reinstalls with no index.
     start = time.monotonic()
-    restored = instance.run("bash", "-c", script, GCS_AS_USER="env", GCS_BIN_DIR=str(instance.bin),
-                            GCS_PYTHON=BASE_PYTHON, PIP_INDEX_URL="http://127.0.0.1:9/none")
+    restored = instance.run(
+        "bash",
+        "-c",
+        script,
+        GCS_AS_USER="env",
+        GCS_PYTHON=BASE_PYTHON,
+        PIP_INDEX_URL="http://127.0.0.1:9/none",
+    )
     assert restored.returncode == 0, restored.stderr
+    assert b"git-credential-sagemaker: restored" in restored.stdout
     assert time.monotonic() - start < 120
-    assert (instance.bin / "git-credential-sagemaker").exists()
+    assert (instance.home / ".local" / "bin" / "git-credential-sagemaker").exists()
+    assert not instance.bin.exists()  # nothing on root's PATH
     assert (instance.home / ".cache" / "pre-commit").is_symlink()
 
     # 4. The hooks still run, and a push asks for the passphrase exactly once.
@@ -141,8 +178,14 @@ def test_setup_then_restart_needs_only_the_passphrase(
     assert hooked.returncode == 1 and b"git add -- analysis.py" in hooked.stdout + hooked.stderr
     assert instance.run("git", "add", "analysis.py", cwd=work).returncode == 0
     assert instance.run("git", "commit", "-qm", "x = 2", cwd=work).returncode == 0
-    child = pexpect.spawn("git", ["push", "-q", "origin", "HEAD"], cwd=str(work),
-                          env=instance.user.env, timeout=60, encoding="utf-8")
+    child = pexpect.spawn(
+        "git",
+        ["push", "-q", "origin", "HEAD"],
+        cwd=str(work),
+        env=instance.user.env,
+        timeout=60,
+        encoding="utf-8",
+    )
     child.expect("Passphrase for")
     child.sendline(PASSPHRASE)
     child.expect(pexpect.EOF)
@@ -155,7 +198,8 @@ def test_setup_then_restart_needs_only_the_passphrase(
 
 
 def test_setup_twice_changes_nothing_the_second_time(
-        instance: Instance, git_server: GitServer) -> None:
+    instance: Instance, git_server: GitServer
+) -> None:
     work, _, _ = clone_project(instance, git_server)
     args = ("git-credential-sagemaker", "setup", "--name", "A", "--email", "a@example.com")
     assert instance.run(*args, cwd=work).returncode == 0
@@ -171,8 +215,9 @@ def test_setup_twice_changes_nothing_the_second_time(
 
 
 def test_dry_run_changes_nothing(instance: Instance) -> None:
-    done = instance.run("git-credential-sagemaker", "setup", "--name", "A", "--email",
-                        "a@example.com", "--dry-run")
+    done = instance.run(
+        "git-credential-sagemaker", "setup", "--name", "A", "--email", "a@example.com", "--dry-run"
+    )
     assert done.returncode == 0 and b"would change: git config" in done.stdout
     assert not (instance.home / ".gitconfig").exists()
     assert not instance.state.exists()
@@ -180,36 +225,47 @@ def test_dry_run_changes_nothing(instance: Instance) -> None:
 
 def test_studio_needs_no_lifecycle_script(user: User) -> None:
     (user.root / "fs" / "home" / "sagemaker-user").mkdir(parents=True)
-    env = {"GIT_CREDENTIAL_SAGEMAKER_ROOT": str(user.root / "fs"),
-           "GIT_CREDENTIAL_SAGEMAKER_DIR": None}
-    done = user.run(["git-credential-sagemaker", "setup", "--name", "A", "--email", "a@b.c"],
-                    env=env)  # type: ignore[arg-type]
+    env = {
+        "GIT_CREDENTIAL_SAGEMAKER_ROOT": str(user.root / "fs"),
+        "GIT_CREDENTIAL_SAGEMAKER_DIR": None,
+    }
+    done = user.run(
+        ["git-credential-sagemaker", "setup", "--name", "A", "--email", "a@b.c"], env=env
+    )  # type: ignore[arg-type]
     assert done.returncode == 0 and b"no lifecycle script is needed" in done.stdout
     assert b"helper = sagemaker" in (user.home / ".gitconfig").read_bytes()
     script = user.run(["git-credential-sagemaker", "lifecycle-script"], env=env)  # type: ignore[arg-type]
     assert script.returncode == 1 and b"Studio" in script.stderr
 
 
-def test_doctor_names_every_fix_on_a_broken_setup(instance: Instance,
-                                                   git_server: GitServer) -> None:
+def test_doctor_names_every_fix_on_a_broken_setup(
+    instance: Instance, git_server: GitServer
+) -> None:
     work, _, _ = clone_project(instance, git_server)
     save_notebook(work / "tracked.ipynb", "x = 1")
     instance.run("git", "add", "tracked.ipynb", cwd=work)
-    instance.run("git", "-c", "user.name=A", "-c", "user.email=a@b.c", "commit", "-qm", "nb",
-                 cwd=work)
+    instance.run(
+        "git", "-c", "user.name=A", "-c", "user.email=a@b.c", "commit", "-qm", "nb", cwd=work
+    )
     instance.state.mkdir(mode=0o755)
     instance.state.chmod(0o755)
-    doctor = instance.run(str(BIN / "git-credential-sagemaker"), "doctor", cwd=work,
-                          PATH=f"{instance.bin}:/usr/bin:/bin")
+    doctor = instance.run(
+        str(BIN / "git-credential-sagemaker"),
+        "doctor",
+        cwd=work,
+        PATH=f"{instance.bin}:/usr/bin:/bin",
+    )
     out = doctor.stdout.decode()
     assert doctor.returncode == 1
-    for expected in ("can't find git-credential-sagemaker on PATH",
-                     "git-credential-sagemaker setup",
-                     "include.path",
-                     f"chmod 700 '{instance.state}'",
-                     "wheelhouse",
-                     "pre-commit install",
-                     "--migrate"):
+    for expected in (
+        "git is not configured to use the helper",
+        "git-credential-sagemaker setup",
+        "include.path",
+        f"chmod 700 '{instance.state}'",
+        "wheelhouse",
+        "pre-commit install",
+        "--migrate",
+    ):
         assert expected in out, expected
     assert out.count("fix: ") >= 6
 
@@ -232,11 +288,18 @@ def test_no_repo_leaves_the_repository_alone(user: User) -> None:
 
 
 def test_on_start_script_fails_clearly_when_no_python_fits(instance: Instance) -> None:
-    assert instance.run("git-credential-sagemaker", "setup", "--name", "A", "--email",
-                        "a@example.com").returncode == 0
+    assert (
+        instance.run(
+            "git-credential-sagemaker", "setup", "--name", "A", "--email", "a@example.com"
+        ).returncode
+        == 0
+    )
     (instance.state / "wheels" / "python-version").write_text("2.7\n")
     script = (instance.state / "on-start.sh").read_text()
-    done = instance.run("bash", "-c", script, GCS_AS_USER="env", GCS_BIN_DIR=str(instance.bin))
-    assert done.returncode == 1
-    assert b"no Python 2.7 on this instance" in done.stderr
-    assert not (instance.bin / "git-credential-sagemaker").exists()
+    done = instance.run("bash", "-c", script, GCS_AS_USER="env")
+    assert done.returncode == 0  # a failing on-start script would fail the instance's start
+    assert b"no Python 2.7 on this instance" in done.stdout
+    assert b"not restored" in done.stdout
+    # What setup installed is left as it was: the instance stays usable.
+    venv = instance.home / ".local" / "share" / "git-credential-sagemaker" / "venv"
+    assert (venv / "bin" / "git-credential-sagemaker").exists()

@@ -13,19 +13,22 @@ from pathlib import Path
 import pytest
 from usertools import PASSPHRASE, User
 
-from git_credential_sagemaker import crypto, paths
-from git_credential_sagemaker.store import FileKeyring, StoreError, WrongPassphrase
+from git_credential_sagemaker.credential import crypto, paths
+from git_credential_sagemaker.credential.store import Store
+from git_credential_sagemaker.errors import StoreError, WrongPassphrase
 
 GH = b"protocol=https\nhost=github.com\n"
 
 
-def keyring(directory: Path, passphrase: str = PASSPHRASE) -> FileKeyring:
-    return FileKeyring(directory, passphrase=lambda new: passphrase)
+def keyring(directory: Path, passphrase: str = PASSPHRASE) -> Store:
+    return Store(directory, passphrase=lambda new: passphrase)
 
 
 def test_modes_and_gitignore_whatever_the_umask(user: User) -> None:
-    done = user.run(["sh", "-c", "umask 000 && git-credential-sagemaker store"],
-                    input=GH + b"username=a\npassword=tok-perm\n")
+    done = user.run(
+        ["sh", "-c", "umask 000 && git-credential-sagemaker store"],
+        input=GH + b"username=a\npassword=tok-perm\n",
+    )
     assert done.returncode == 0, done.stderr
     assert stat.S_IMODE(user.store_dir.stat().st_mode) == 0o700
     for child in user.store_dir.iterdir():
@@ -44,8 +47,9 @@ def test_a_volume_repo_never_commits_the_keyring(user: User) -> None:
 
 def test_file_records_scheme_version_and_kdf(tmp_path: Path) -> None:
     ring = keyring(tmp_path / "s")
-    ring.put({"protocol": "https", "host": "h", "path": None, "username": "u"},
-             {"password": "tok-rec"})
+    ring.put(
+        {"protocol": "https", "host": "h", "path": None, "username": "u"}, {"password": "tok-rec"}
+    )
     config = configparser.RawConfigParser()
     config.read(ring.path)
     settings = dict(config.items("keyring_2Dsetting"))
@@ -90,12 +94,15 @@ def test_wrong_passphrase_is_an_authentication_failure_and_writes_nothing(user: 
         keyring(user.store_dir, "not it").unlock()
 
 
-@pytest.mark.parametrize("damage", [
-    lambda text: text[: len(text) // 2],                     # truncated
-    lambda text: "garbage without sections\n",              # not INI at all
-    lambda text: text.replace("argon2id+aes-256-gcm", "rot13"),  # unknown scheme
-    lambda text: text.replace("kdf_memory_kib = 65536", "kdf_memory_kib = 8"),  # downgrade
-])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda text: text[: len(text) // 2],  # truncated
+        lambda text: "garbage without sections\n",  # not INI at all
+        lambda text: text.replace("argon2id+aes-256-gcm", "rot13"),  # unknown scheme
+        lambda text: text.replace("kdf_memory_kib = 65536", "kdf_memory_kib = 8"),  # downgrade
+    ],
+)
 def test_unreadable_file_is_named_and_never_overwritten(user: User, damage: object) -> None:
     user.helper("store", GH + b"username=a\npassword=p\n")
     path = user.store_dir / "keyring.cfg"
@@ -128,9 +135,11 @@ def test_entries_swapped_between_hosts_are_detected(user: User) -> None:
     user.helper("store", b"protocol=https\nhost=gitlab.com\nusername=a\npassword=gitlab-tok\n")
     path = user.store_dir / "keyring.cfg"
     text = path.read_text()
-    swapped = (text.replace("[https_3A_2F_2Fgithub_2Ecom]", "[PLACEHOLDER]")
-               .replace("[https_3A_2F_2Fgitlab_2Ecom]", "[https_3A_2F_2Fgithub_2Ecom]")
-               .replace("[PLACEHOLDER]", "[https_3A_2F_2Fgitlab_2Ecom]"))
+    swapped = (
+        text.replace("[https_3A_2F_2Fgithub_2Ecom]", "[PLACEHOLDER]")
+        .replace("[https_3A_2F_2Fgitlab_2Ecom]", "[https_3A_2F_2Fgithub_2Ecom]")
+        .replace("[PLACEHOLDER]", "[https_3A_2F_2Fgitlab_2Ecom]")
+    )
     path.write_text(swapped)
     done = user.helper("get", GH)
     assert done.returncode == 1 and b"gitlab-tok" not in done.stdout
@@ -161,8 +170,7 @@ def test_refuses_a_symlinked_store(user: User, tmp_path: Path) -> None:
 
 def test_refuses_a_symlinked_file(tmp_path: Path) -> None:
     ring = keyring(tmp_path / "s")
-    ring.put({"protocol": "https", "host": "h", "path": None, "username": "u"},
-             {"password": "p"})
+    ring.put({"protocol": "https", "host": "h", "path": None, "username": "u"}, {"password": "p"})
     target = tmp_path / "target.cfg"
     ring.path.rename(target)
     ring.path.symlink_to(target)
@@ -193,67 +201,92 @@ def test_open_permissions_are_refused_with_the_fix(user: User) -> None:
 def test_lock_wait_is_bounded(tmp_path: Path) -> None:
     import fcntl
 
-    ring = FileKeyring(tmp_path / "s", passphrase=lambda new: "x", lock_timeout=0.3)
-    ring.put({"protocol": "https", "host": "h", "path": None, "username": "u"},
-             {"password": "p"})
+    ring = Store(tmp_path / "s", passphrase=lambda new: "x", lock_timeout=0.3)
+    ring.put({"protocol": "https", "host": "h", "path": None, "username": "u"}, {"password": "p"})
     with open(ring.directory / ".lock", "w") as holder:
         fcntl.flock(holder, fcntl.LOCK_EX)
         with pytest.raises(StoreError, match="held by another process"):
-            ring.put({"protocol": "https", "host": "h2", "path": None, "username": "u"},
-                     {"password": "p"})
+            ring.put(
+                {"protocol": "https", "host": "h2", "path": None, "username": "u"},
+                {"password": "p"},
+            )
 
 
-def test_key_is_derived_once_per_unlock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-                                        ) -> None:
+def test_key_is_derived_once_per_unlock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = []
     real = crypto.derive_key
     monkeypatch.setattr(crypto, "derive_key", lambda *a: calls.append(1) or real(*a))
     ring = keyring(tmp_path / "s")
     for host in ("a", "b", "c"):
-        ring.put({"protocol": "https", "host": host, "path": None, "username": "u"},
-                 {"password": "p"})
+        ring.put(
+            {"protocol": "https", "host": host, "path": None, "username": "u"}, {"password": "p"}
+        )
     assert [ring.secrets(e)["password"] for e in ring.entries()] == ["p", "p", "p"]
     assert len(calls) == 1
 
 
 def test_not_chosen_by_keyring_discovery_but_usable_by_name(user: User) -> None:
     # Even imported into the same process, keyring never picks this backend on its own.
-    probe = ("import keyring, git_credential_sagemaker.store as s; "
-             "print(type(keyring.get_keyring()).__module__)")
+    probe = (
+        "import keyring, git_credential_sagemaker.credential.backend as s; "
+        "print(type(keyring.get_keyring()).__module__)"
+    )
     done = user.run([sys.executable, "-c", probe])
     assert done.returncode == 0 and b"git_credential_sagemaker" not in done.stdout
-    name = ["-b", "git_credential_sagemaker.store.FileKeyring"]
+    name = ["-b", "git_credential_sagemaker.credential.backend.FileKeyring"]
     keyring_cli = [sys.executable, "-m", "keyring", *name]
-    assert user.run([*keyring_cli, "set", "https://example.com", "bob"],
-                    input=b"tok-by-name\n").returncode == 0
+    assert (
+        user.run(
+            [*keyring_cli, "set", "https://example.com", "bob"], input=b"tok-by-name\n"
+        ).returncode
+        == 0
+    )
     got = user.run([*keyring_cli, "get", "https://example.com", "bob"])
     assert got.stdout == b"tok-by-name\n"
-    assert user.helper("get", b"protocol=https\nhost=example.com\n").stdout == \
-        b"username=bob\npassword=tok-by-name\n"
+    assert (
+        user.helper("get", b"protocol=https\nhost=example.com\n").stdout
+        == b"username=bob\npassword=tok-by-name\n"
+    )
 
 
 def test_store_directory_detection() -> None:
     env = {"HOME": "/home/x"}
-    assert paths.store_dir(env, notebook_root="/", studio_root="/nope") == \
-        "/.git-credential-sagemaker"
-    assert paths.store_dir(env, notebook_root="/nope", studio_root="/") == \
-        "/.git-credential-sagemaker"
+    assert (
+        paths.store_dir(env, notebook_root="/", studio_root="/nope") == "/.git-credential-sagemaker"
+    )
+    assert (
+        paths.store_dir(env, notebook_root="/nope", studio_root="/") == "/.git-credential-sagemaker"
+    )
     nowhere = {"notebook_root": "/nope1", "studio_root": "/nope2"}
     assert paths.store_dir(env, **nowhere) == "/home/x/.local/share/git-credential-sagemaker"
-    assert paths.store_dir({**env, "XDG_DATA_HOME": "/d"}, **nowhere) == \
-        "/d/git-credential-sagemaker"
+    assert (
+        paths.store_dir({**env, "XDG_DATA_HOME": "/d"}, **nowhere) == "/d/git-credential-sagemaker"
+    )
     assert paths.store_dir({**env, "GIT_CREDENTIAL_SAGEMAKER_DIR": "/o"}, **nowhere) == "/o"
     assert paths.store_dir(env, "/arg", **nowhere) == "/arg"
-    assert paths.runtime_dir({"XDG_RUNTIME_DIR": "/run/user/5"}) == \
-        "/run/user/5/git-credential-sagemaker"
+    assert (
+        paths.runtime_dir({"XDG_RUNTIME_DIR": "/run/user/5"})
+        == "/run/user/5/git-credential-sagemaker"
+    )
     assert paths.runtime_dir({}, uid=5) == "/tmp/git-credential-sagemaker-5"
 
 
 def test_helper_dir_argument(user: User, tmp_path: Path) -> None:
     other = tmp_path / "other-store"
     done = subprocess.run(
-        ["git", "-c", "credential.helper=", "-c", f"credential.helper=sagemaker --dir {other}",
-         "credential", "approve"], input=GH + b"username=a\npassword=p\n",
-        env=user.env, capture_output=True, check=False)
+        [
+            "git",
+            "-c",
+            "credential.helper=",
+            "-c",
+            f"credential.helper=sagemaker --dir {other}",
+            "credential",
+            "approve",
+        ],
+        input=GH + b"username=a\npassword=p\n",
+        env=user.env,
+        capture_output=True,
+        check=False,
+    )
     assert done.returncode == 0 and (other / "keyring.cfg").exists()
     assert not user.store_dir.exists()

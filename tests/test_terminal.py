@@ -21,8 +21,12 @@ def terminal_user(user: User, git_server: GitServer) -> tuple[User, Path, str, s
     git_server.allow(name, token)
     url = git_server.create_repo(f"repo-{name}")
     work = user.root / "work"
-    assert user.run(["git", "clone", "-q", str(git_server.repo_path(f"repo-{name}")),
-                     str(work)]).returncode == 0
+    assert (
+        user.run(
+            ["git", "clone", "-q", str(git_server.repo_path(f"repo-{name}")), str(work)]
+        ).returncode
+        == 0
+    )
     assert user.run(["git", "remote", "set-url", "origin", url], cwd=work).returncode == 0
     (user.home / ".gitconfig").write_text("[credential]\n\thelper = sagemaker\n")
     for var in ("GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE", "GIT_TERMINAL_PROMPT"):
@@ -35,8 +39,14 @@ def push(user: User, work: Path, change: str) -> pexpect.spawn:
     (work / change).write_text(change)
     user.run(["git", "add", change], cwd=work)
     user.run(["git", "commit", "-qm", change], cwd=work)
-    return pexpect.spawn("git", ["push", "-q", "origin", "HEAD"], cwd=str(work), env=user.env,
-                         timeout=30, encoding="utf-8")
+    return pexpect.spawn(
+        "git",
+        ["push", "-q", "origin", "HEAD"],
+        cwd=str(work),
+        env=user.env,
+        timeout=30,
+        encoding="utf-8",
+    )
 
 
 def finish(child: pexpect.spawn) -> str:
@@ -46,7 +56,8 @@ def finish(child: pexpect.spawn) -> str:
 
 
 def test_token_once_then_nothing_then_one_passphrase_per_unlock(
-        terminal_user: tuple[User, Path, str, str]) -> None:
+    terminal_user: tuple[User, Path, str, str],
+) -> None:
     user, work, name, token = terminal_user
 
     # 1. The first push asks for the token, then for a new passphrase, twice.
@@ -78,16 +89,19 @@ def test_token_once_then_nothing_then_one_passphrase_per_unlock(
 
 
 def test_three_wrong_passphrases_give_an_error_and_change_nothing(
-        terminal_user: tuple[User, Path, str, str]) -> None:
+    terminal_user: tuple[User, Path, str, str],
+) -> None:
     user, _, name, token = terminal_user
     stored = f"protocol=http\nhost=127.0.0.1\nusername={name}\npassword={token}\n"
-    done = user.helper("store", stored.encode(),
-                       env={"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": PASSPHRASE})
+    done = user.helper(
+        "store", stored.encode(), env={"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": PASSPHRASE}
+    )
     assert done.returncode == 0
     keyring = user.store_dir / "keyring.cfg"
     before = keyring.read_bytes()
-    child = pexpect.spawn("git-credential-sagemaker", ["get"], env=user.env, timeout=30,
-                          encoding="utf-8")
+    child = pexpect.spawn(
+        "git-credential-sagemaker", ["get"], env=user.env, timeout=30, encoding="utf-8"
+    )
     child.send("protocol=http\nhost=127.0.0.1\n")
     child.sendeof()
     for _ in range(3):
@@ -101,8 +115,9 @@ def test_three_wrong_passphrases_give_an_error_and_change_nothing(
 
 def test_prompt_text_escapes_control_characters(user: User) -> None:
     user.env.pop("GIT_TERMINAL_PROMPT")
-    child = pexpect.spawn("git-credential-sagemaker", ["get"], env=user.env, timeout=30,
-                          encoding="utf-8")
+    child = pexpect.spawn(
+        "git-credential-sagemaker", ["get"], env=user.env, timeout=30, encoding="utf-8"
+    )
     child.send("protocol=https\nhost=evil\x1b[2J.example\n")
     child.sendeof()
     child.expect("Username for '(.*)': ")

@@ -38,17 +38,39 @@ class User:
             "GIT_COMMITTER_EMAIL": "user@example.com",
         }
 
-    def run(self, args: list[str], input: bytes = b"", env: Mapping[str, str] | None = None,
-            cwd: Path | None = None, timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    def run(
+        self,
+        args: list[str],
+        input: bytes = b"",
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess[bytes]:
         merged = {**self.env, **(env or {})}
         merged = {k: v for k, v in merged.items() if v is not None}
-        return subprocess.run(args, input=input, capture_output=True, env=merged,
-                              cwd=cwd or self.root, timeout=timeout, check=False)
+        return subprocess.run(
+            args,
+            input=input,
+            capture_output=True,
+            env=merged,
+            cwd=cwd or self.root,
+            timeout=timeout,
+            check=False,
+        )
 
-    def git(self, *args: str, input: bytes = b"", env: Mapping[str, str] | None = None,
-            cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-        return self.run(["git", "-c", "credential.helper=", "-c", "credential.helper=sagemaker",
-                         *args], input=input, env=env, cwd=cwd)
+    def git(
+        self,
+        *args: str,
+        input: bytes = b"",
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.CompletedProcess[bytes]:
+        return self.run(
+            ["git", "-c", "credential.helper=", "-c", "credential.helper=sagemaker", *args],
+            input=input,
+            env=env,
+            cwd=cwd,
+        )
 
     def fill(self, request: str, **kw: str) -> dict[str, str]:
         done = self.git("credential", "fill", input=request.encode(), env=kw)
@@ -63,8 +85,9 @@ class User:
         done = self.git("credential", "reject", input=request.encode())
         assert done.returncode == 0 and done.stderr == b"", done.stderr
 
-    def helper(self, op: str, request: bytes, env: Mapping[str, str] | None = None
-               ) -> subprocess.CompletedProcess[bytes]:
+    def helper(
+        self, op: str, request: bytes, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
         return self.run(["git-credential-sagemaker", op], input=request, env=env)
 
 
@@ -81,7 +104,8 @@ class Askpass:
             'case "$1" in\n'
             f'  Username*) cat "{self.dir}/username" ;;\n'
             f'  *) cat "{self.dir}/token" ;;\n'
-            "esac\n")
+            "esac\n"
+        )
         self.program.chmod(0o700)
         self.answer(username, token)
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import jupytext
 import jupytext.config
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from notebook_hooks_support import make_notebook
+
 from git_credential_sagemaker.hooks.cache import CONFIG_FILE_NAMES
 from git_credential_sagemaker.hooks.convert import (
     inputs_text,
@@ -15,9 +19,6 @@ from git_credential_sagemaker.hooks.discover import parse_status, select_noteboo
 from git_credential_sagemaker.hooks.header import has_jupytext_header
 from git_credential_sagemaker.hooks.pairing import VERSION_FILTER, stable_metadata_filter
 from git_credential_sagemaker.hooks.util import encode, zsplit
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from notebook_hooks_support import make_notebook
 
 FMT = {"extension": ".py", "format_name": "percent", "notebook_metadata_filter": VERSION_FILTER}
 names = st.text(st.characters(blacklist_characters="\0", blacklist_categories=["Cs"]), min_size=1)

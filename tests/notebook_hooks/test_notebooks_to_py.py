@@ -9,8 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from git_credential_sagemaker.hooks import notebooks_to_py
-from git_credential_sagemaker.hooks.cache import cache_path
 from notebook_hooks_support import (
     git,
     make_notebook,
@@ -19,6 +17,9 @@ from notebook_hooks_support import (
     tree,
     write_notebook,
 )
+
+from git_credential_sagemaker.hooks import notebooks_to_py
+from git_credential_sagemaker.hooks.cache import cache_path
 
 main = notebooks_to_py.main
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from git_credential_sagemaker.hooks import notebooks_to_py, py_to_notebooks
 from notebook_hooks_support import (
     code_sources,
     git,
@@ -17,6 +16,8 @@ from notebook_hooks_support import (
     run_printed,
     write_notebook,
 )
+
+from git_credential_sagemaker.hooks import notebooks_to_py, py_to_notebooks
 
 main = py_to_notebooks.main
 

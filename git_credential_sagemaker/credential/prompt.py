@@ -22,17 +22,14 @@ import sys
 from collections.abc import Mapping
 from typing import Callable, Optional
 
-from git_credential_sagemaker.paths import APP
+from git_credential_sagemaker.credential.paths import APP
+from git_credential_sagemaker.errors import PromptError
 
 PROG = APP
 ATTEMPTS = 3
 
 # Reads one git config value (None when unset); injected so tests and callers control it.
 ConfigReader = Callable[[str], Optional[str]]
-
-
-class PromptError(Exception):
-    """A prompt that could not complete; the message is one line and holds no secret."""
 
 
 def in_jupyter_kernel(env: Mapping[str, str]) -> bool:
@@ -46,20 +43,7 @@ def in_jupyter_kernel(env: Mapping[str, str]) -> bool:
 
 def sanitize(value: str) -> str:
     """Percent-encode control characters so a hostile host name can't redraw the prompt."""
-    return "".join(
-        f"%{ord(c):02X}" if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 else c for c in value
-    )
-
-
-def git_config_reader(cwd: Optional[str] = None) -> ConfigReader:
-    def read(name: str) -> Optional[str]:
-        try:
-            done = subprocess.run(["git", "config", "--get", name], capture_output=True,
-                                  text=True, timeout=10, cwd=cwd, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-    return read
+    return "".join(f"%{ord(c):02X}" if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 else c for c in value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,9 +59,9 @@ class Prompter:
     def load(cls, env: Mapping[str, str], config: ConfigReader) -> Prompter:
         interactive = (config("credential.interactive") or "true").lower()
         allowed = env.get("GIT_TERMINAL_PROMPT", "1") not in ("0", "false", "no") and (
-            interactive not in ("false", "never", "0", "no", "off"))
-        askpass = (env.get("GIT_ASKPASS") or config("core.askPass")
-                   or env.get("SSH_ASKPASS") or None)
+            interactive not in ("false", "never", "0", "no", "off")
+        )
+        askpass = env.get("GIT_ASKPASS") or config("core.askPass") or env.get("SSH_ASKPASS") or None
         return cls(allowed=allowed, askpass=askpass, in_kernel=in_jupyter_kernel(env))
 
     def channel(self) -> Optional[str]:
@@ -111,19 +95,12 @@ class Prompter:
             return f"git-credential-sagemaker: {what}; in a notebook cell run: {code}"
         return f"git-credential-sagemaker: {what}; in a terminal run: {PROG} {action}"
 
-    def new_passphrase(self, store_path: str) -> str:
-        return choose_passphrase(self.ask, store_path,
-                                 self.hint("a passphrase is needed to create the keyring"))
 
-    def passphrase(self, store_path: str) -> str:
-        answer = self.ask(f"Passphrase for {store_path}: ")
-        if answer is None:
-            raise PromptError(self.hint("the keyring is locked", action="unlock"))
-        return answer
-
-
-def choose_passphrase(ask: Callable[[str], Optional[str]], store_path: str,
-                      unavailable: str = "no way to ask for a passphrase here") -> str:
+def choose_passphrase(
+    ask: Callable[[str], Optional[str]],
+    store_path: str,
+    unavailable: str = "no way to ask for a passphrase here",
+) -> str:
     """Choose a passphrase: asked twice, up to three times, never blank."""
     for _ in range(ATTEMPTS):
         first = ask(f"Choose a passphrase for {store_path}: ")
@@ -144,8 +121,9 @@ def _say(line: str) -> None:
 
 def _askpass(program: str, text: str) -> Optional[str]:
     try:
-        done = subprocess.run([program, text], capture_output=True, timeout=600, check=False,
-                              stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            [program, text], capture_output=True, timeout=600, check=False, stdin=subprocess.DEVNULL
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     if done.returncode != 0:

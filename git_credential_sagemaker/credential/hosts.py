@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 # host -> (name, URL to create a token with the least scope)
 TOKEN_PAGES = {
-    "github.com": ("GitHub",
-                   "https://github.com/settings/tokens/new?scopes=repo&description=SageMaker"),
-    "gitlab.com": ("GitLab",
-                   "https://gitlab.com/-/user_settings/personal_access_tokens"
-                   "?name=SageMaker&scopes=write_repository"),
+    "github.com": (
+        "GitHub",
+        "https://github.com/settings/tokens/new?scopes=repo&description=SageMaker",
+    ),
+    "gitlab.com": (
+        "GitLab",
+        "https://gitlab.com/-/user_settings/personal_access_tokens"
+        "?name=SageMaker&scopes=write_repository",
+    ),
 }
 
 
@@ -18,8 +24,8 @@ def token_hint(host: str) -> str | None:
     if bare in TOKEN_PAGES:
         name, url = TOKEN_PAGES[bare]
     elif bare.startswith("github.") or ".github." in bare:  # GitHub Enterprise Server
-        name, url = "GitHub Enterprise", (
-            f"https://{host}/settings/tokens/new?scopes=repo&description=SageMaker")
+        page = "settings/tokens/new?scopes=repo&description=SageMaker"
+        name, url = "GitHub Enterprise", f"https://{quote(host, safe=':[]')}/{page}"
     else:
         return None
     extra = " (fine-grained tokens work too)" if name.startswith("GitHub") else ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from stat import S_ISDIR
 
 APP = "git-credential-sagemaker"
 STORE_DIRNAME = ".git-credential-sagemaker"
@@ -23,8 +24,10 @@ def sagemaker_roots(env: Mapping[str, str]) -> tuple[str, str]:
     The prefix lets a test (or an unusual image) stand in a fake root for `/`.
     """
     root = env.get("GIT_CREDENTIAL_SAGEMAKER_ROOT", "/")
-    return (os.path.join(root, NOTEBOOK_INSTANCE_ROOT.lstrip("/")),
-            os.path.join(root, STUDIO_ROOT.lstrip("/")))
+    return (
+        os.path.join(root, NOTEBOOK_INSTANCE_ROOT.lstrip("/")),
+        os.path.join(root, STUDIO_ROOT.lstrip("/")),
+    )
 
 
 def environment_kind(
@@ -61,8 +64,27 @@ def store_dir(
 
 
 def runtime_dir(env: Mapping[str, str], uid: int | None = None) -> str:
-    """The agent's socket directory: in memory-backed runtime space, never on the volume."""
+    """The agent's socket directory: in memory-backed runtime space, never on the volume.
+
+    $XDG_RUNTIME_DIR/git-credential-sagemaker, else /tmp/git-credential-sagemaker-UID. If
+    that path is taken by anything but a private directory of ours (another user can
+    create it in /tmp first), a directory under our own home is used instead.
+    """
+    uid = os.getuid() if uid is None else uid
     xdg = env.get("XDG_RUNTIME_DIR")
-    if xdg:
-        return os.path.join(xdg, APP)
-    return f"/tmp/{APP}-{os.getuid() if uid is None else uid}"  # noqa: S108
+    preferred = os.path.join(xdg, APP) if xdg else f"/tmp/{APP}-{uid}"  # noqa: S108
+    if usable_private_dir(preferred, uid):
+        return preferred
+    home = env.get("HOME") or os.path.expanduser("~")
+    return os.path.join(home, ".cache", f"{APP}-run")
+
+
+def usable_private_dir(path: str, uid: int) -> bool:
+    """Absent (we may create it), or a real directory of ours that nobody else can enter."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return S_ISDIR(st.st_mode) and st.st_uid == uid and not st.st_mode & 0o077

@@ -19,6 +19,10 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 SCHEME = "argon2id+aes-256-gcm"
 VERSION = "1"
 MIN_MEMORY_KIB = 64 * 1024
+MAX_MEMORY_KIB = 1024 * 1024
+MAX_ITERATIONS = 16
+MAX_LANES = 16
+MAX_SALT_BYTES = 64
 NONCE_BYTES = 12
 KEY_BYTES = 32
 
@@ -60,6 +64,15 @@ class KdfParams:
         )
         if params.memory_kib < MIN_MEMORY_KIB or params.iterations < 1 or len(params.salt) < 16:
             raise ValueError("key derivation parameters are weaker than allowed")
+        # A file from elsewhere must not make an unlock hang or exhaust memory.
+        if (
+            params.memory_kib > MAX_MEMORY_KIB
+            or params.iterations > MAX_ITERATIONS
+            or not 1 <= params.lanes <= MAX_LANES
+            or len(params.salt) > MAX_SALT_BYTES
+            or params.memory_kib < 8 * params.lanes
+        ):
+            raise ValueError("key derivation parameters are out of range")
         return params
 
 

@@ -13,7 +13,7 @@ What it sets up, each only when missing (so running it again changes nothing):
 6. notebooks missing next to their tracked jupytext scripts (a fresh clone) are built.
 
 Data flow: everything is first read and checked (git plumbing, the YAML, the notebooks to
-migrate), so a predictable failure raises `RepoSetupError` before any file changes; then each
+migrate), so a predictable failure raises `SetupError` before any file changes; then each
 step writes and says what it did as a `Change`. With `dry_run` the same checks run and the same
 `Change` list comes back, but nothing is written and no state-changing command runs. The files
 of steps 1-3 are staged, because pre-commit refuses to run with an unstaged config.
@@ -30,18 +30,12 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
-if TYPE_CHECKING:
-    # mypy knows hooks/ as the top-level package `hooks` ([tool.mypy] files): setuptools maps it
-    # to git_credential_sagemaker.hooks only when installing, which mypy cannot follow.
-    from hooks import cache as hook_cache
-    from hooks import discover, notebooks_to_py, py_to_notebooks, util
-else:
-    from .hooks import cache as hook_cache
-    from .hooks import discover, notebooks_to_py, py_to_notebooks, util
-
-from git_credential_sagemaker.precommit_config import CONFIG, RepoSetupError, config_state
+from git_credential_sagemaker.errors import SetupError
+from git_credential_sagemaker.hooks import cache as hook_cache
+from git_credential_sagemaker.hooks import discover, notebooks_to_py, py_to_notebooks, util
+from git_credential_sagemaker.provision.precommit_config import CONFIG, config_state
 
 HOOK_TYPES = ("pre-commit", "post-checkout", "post-merge", "post-rewrite")
 
@@ -88,7 +82,7 @@ def _locate(repo: Path) -> util.Repo:
     try:
         return util.find_repo(str(repo))
     except (util.GitError, OSError) as err:
-        raise RepoSetupError(f"{repo} is not inside a git work tree ({err})") from None
+        raise SetupError(f"{repo} is not inside a git work tree ({err})") from None
 
 
 def _git(args: Sequence[str], root: str) -> bytes:
@@ -96,7 +90,7 @@ def _git(args: Sequence[str], root: str) -> bytes:
         return util.git(args, root)
     except util.GitError as err:
         said = " ".join(str(err).split())  # git's message on one line
-        raise RepoSetupError(f"git {util.shell_join(args)} failed: {said}") from None
+        raise SetupError(f"git {util.shell_join(args)} failed: {said}") from None
 
 
 def _tracked_notebooks(root: str) -> list[str]:
@@ -116,7 +110,7 @@ def _gitignore_missing(root: str) -> list[str]:
     proc = util.git_popen(["check-ignore", "-v", "-n", "-z", "--stdin", "--no-index"], root, True)
     out, err = proc.communicate(b"".join(p.encode() + b"\0" for p in probes))
     if proc.returncode not in (0, 1):
-        raise RepoSetupError(f"git check-ignore failed: {util.decode(err).strip()}")
+        raise SetupError(f"git check-ignore failed: {util.decode(err).strip()}")
     fields = [util.decode(field) for field in out.split(b"\0")[:-1]]  # unmatched: empty fields
     covered = set()
     for i in range(0, len(fields) - 3, 4):
@@ -152,7 +146,7 @@ def _has_jupytext_config(root: str) -> bool:
     try:
         return bool(find_jupytext_configuration_file(root, search_parent_dirs=False))
     except Exception as err:  # a pyproject.toml that is not valid TOML
-        raise RepoSetupError(
+        raise SetupError(
             f"pyproject.toml: {type(err).__name__}: {err}; fix it, then rerun {SETUP}"
         ) from None
 
@@ -202,7 +196,7 @@ def _install_hooks(root: str, hook_types: list[str], python: str) -> None:
     still = _missing_hook_types(root)
     if proc.returncode != 0 or set(still) & set(hook_types):
         said = (proc.stderr or proc.stdout).strip().splitlines()
-        raise RepoSetupError(
+        raise SetupError(
             f"pre-commit install failed ({said[-1] if said else f'exit {proc.returncode}'}); "
             f"run it yourself in {root}: {util.shell_join(['pre-commit', 'install', *args[4:]])}"
         )
@@ -215,15 +209,12 @@ def _convert(
     root: str, git_dir: str, notebooks: list[str]
 ) -> tuple[list[notebooks_to_py.Converted], hook_cache.SyncCache]:
     """Each notebook's script text, exactly as the pre-commit hook would write it."""
-    if TYPE_CHECKING:
-        from hooks.pairing import Pairing
-    else:
-        from .hooks.pairing import Pairing  # imports jupytext: only when converting
+    from git_credential_sagemaker.hooks.pairing import Pairing  # imports jupytext: only now
 
     try:
         pairing = Pairing(root)
     except util.ConfigError as err:
-        raise RepoSetupError(str(err)) from None
+        raise SetupError(str(err)) from None
     cache = hook_cache.SyncCache.load(git_dir, hook_cache.config_fingerprint(root))
     stale = [(nb, os.stat(os.path.join(root, nb))) for nb in notebooks]
     return notebooks_to_py.convert_stale(root, stale, pairing, cache), cache
@@ -261,7 +252,7 @@ def _plan_migration(root: str, git_dir: str, tracked: list[str]) -> _Migration:
     if proc.returncode != 0:  # git would refuse: a notebook has staged edits found nowhere else
         problems.append(" ".join(util.decode(err).split()) + " (commit or unstage them first)")
     if problems:
-        raise RepoSetupError(f"cannot migrate the tracked notebooks: {'; '.join(problems)}")
+        raise SetupError(f"cannot migrate the tracked notebooks: {'; '.join(problems)}")
     return _Migration([(c.notebook, c.py) for c in ok], tracked)
 
 
@@ -272,7 +263,7 @@ def _migrate(root: str, git_dir: str, plan: _Migration) -> None:
     cache.save(git_dir)
     if report.errors or report.conflicts:
         found = [*report.errors, *(f"{py} changed meanwhile" for _, py in report.conflicts)]
-        raise RepoSetupError(f"cannot migrate the tracked notebooks: {'; '.join(found)}")
+        raise SetupError(f"cannot migrate the tracked notebooks: {'; '.join(found)}")
     _git(["--literal-pathspecs", "rm", "--cached", "--quiet", "--", *plan.untrack], root)
     if plan.scripts:
         _git(["--literal-pathspecs", "add", "--", *(py for _, py in plan.scripts)], root)
@@ -303,7 +294,7 @@ def _missing_notebooks(
     try:
         scripts = py_to_notebooks.recognise(root, changes, cache)
     except util.ConfigError as err:
-        raise RepoSetupError(str(err)) from None
+        raise SetupError(str(err)) from None
     missing = [s for s in scripts if not os.path.lexists(os.path.join(root, s.notebook))]
     return missing, changes, cache
 
@@ -311,15 +302,16 @@ def _missing_notebooks(
 # --- the two entry points --------------------------------------------------------------------
 
 
-def setup_repo(repo: Path, *, migrate: bool = False, dry_run: bool = False,
-               python: str = sys.executable) -> list[Change]:
+def setup_repo(
+    repo: Path, *, migrate: bool = False, dry_run: bool = False, python: str = sys.executable
+) -> list[Change]:
     """Idempotent: changes only what is missing; returns what it changed (or would, with dry_run).
 
     `python` runs pre-commit, whose git hooks then call that interpreter: on a notebook
     instance, the venv the on-start script rebuilds at the same path on every start.
 
     Checks come first, so an error (bad YAML, core.hooksPath, a notebook that cannot be
-    migrated) raises RepoSetupError before anything is written.
+    migrated) raises SetupError before anything is written.
     """
     root, git_dir = _locate(repo)
     ignore_lines = _gitignore_missing(root)
@@ -327,7 +319,7 @@ def setup_repo(repo: Path, *, migrate: bool = False, dry_run: bool = False,
     config = config_state(root)
     hook_types = _missing_hook_types(root)
     if hook_types and (unset := _hooks_path_unset(root)):
-        raise RepoSetupError(
+        raise SetupError(
             f"core.hooksPath is set, so pre-commit cannot install its hooks; run `{unset}`, "
             f"then rerun {SETUP}"
         )
@@ -383,7 +375,7 @@ def setup_repo(repo: Path, *, migrate: bool = False, dry_run: bool = False,
         messages = py_to_notebooks.rebuild(root, missing, p2n_changes, cache, overwrite=False)
         cache.save(git_dir)
         if messages:
-            raise RepoSetupError("; ".join(m.replace("\n", " ") for m in messages))
+            raise SetupError("; ".join(m.replace("\n", " ") for m in messages))
     return changes
 
 
@@ -406,7 +398,7 @@ def repo_problems(repo: Path) -> list[tuple[str, str]]:
         )
     try:
         config = config_state(root)
-    except RepoSetupError as err:
+    except SetupError as err:
         problems.append((str(err), f"{cd}pre-commit validate-config {CONFIG}"))
     else:
         if config.text is None:

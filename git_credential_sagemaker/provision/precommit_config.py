@@ -1,7 +1,7 @@
 """`.pre-commit-config.yaml`: add the notebook hooks to a user's file without disturbing it.
 
     file text --ruamel.yaml--> data --our entry, in the file's own indentation--> new text
-    new text --parsed back--> compared with the data we meant --> written by repo_setup
+    new text --parsed back--> compared with the data we meant --> written by provision.repo
 
 ruamel.yaml parses the file and renders our `repo: local` entry in its indentation, which
 goes in as text after the last repo, so other hooks, comments and layout stay byte for byte.
@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import io
 import os
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-if TYPE_CHECKING:
-    # mypy knows hooks/ as the top-level package `hooks` ([tool.mypy] files): setuptools maps it
-    # to git_credential_sagemaker.hooks only when installing, which mypy cannot follow.
-    from hooks import notebooks_to_py, py_to_notebooks, util
-else:
-    from .hooks import notebooks_to_py, py_to_notebooks, util
+from git_credential_sagemaker.errors import SetupError
+from git_credential_sagemaker.hooks import notebooks_to_py, py_to_notebooks, util
 
 CONFIG = ".pre-commit-config.yaml"
 
@@ -53,10 +49,6 @@ LOCAL_HOOKS: tuple[dict[str, Any], ...] = (
     },
 )
 LOCAL_COMMENT = "# Notebook hooks of git-credential-sagemaker; system hooks need no network."
-
-
-class RepoSetupError(Exception):
-    """Setup cannot go on; str() is one line saying what is wrong and how to fix it."""
 
 
 class ConfigState(NamedTuple):
@@ -115,14 +107,14 @@ def _load_config(text: str) -> Any:
         if isinstance(err, MarkedYAMLError) and err.problem_mark is not None:
             where = f" at line {err.problem_mark.line + 1}"
         problem = getattr(err, "problem", None) or type(err).__name__
-        raise RepoSetupError(f"{CONFIG} is not valid YAML ({problem}{where}); fix it") from None
+        raise SetupError(f"{CONFIG} is not valid YAML ({problem}{where}); fix it") from None
     if data is None:
         return CommentedMap()
     repos = data.get("repos") if isinstance(data, dict) else None
     if not isinstance(data, dict) or not (
         repos is None or (isinstance(repos, list) and all(isinstance(r, dict) for r in repos))
     ):
-        raise RepoSetupError(f"{CONFIG} is not a pre-commit config (a `repos:` list); fix it")
+        raise SetupError(f"{CONFIG} is not a pre-commit config (a `repos:` list); fix it")
     return data
 
 
@@ -185,7 +177,7 @@ def _merge_config(text: str, data: Any, hooks: list[dict[str, Any]]) -> str:
         doc["repos"].append(entry)
         merged = _dump(doc, rt)
         if _parsed(merged) != want:
-            raise RepoSetupError(
+            raise SetupError(
                 f"cannot add the notebook hooks to {CONFIG} automatically; add a `repo: local` "
                 f"entry with the hooks {', '.join(h['id'] for h in hooks)} by hand"
             )

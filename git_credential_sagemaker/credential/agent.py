@@ -23,8 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
-from git_credential_sagemaker import agentclient, crypto, helper, protocol
-from git_credential_sagemaker.store import FileKeyring, StoreError, ensure_private_dir
+from git_credential_sagemaker.credential import agentclient, crypto, operations, protocol
+from git_credential_sagemaker.credential.files import ensure_private_dir
+from git_credential_sagemaker.credential.store import Store
+from git_credential_sagemaker.errors import StoreError
 
 MAX_MESSAGE = 1 << 20
 START_TIMEOUT = 15.0
@@ -55,7 +57,7 @@ class Agent:
 
     def __init__(self, store_dir: Path, key: bytes, timeout: Optional[float]) -> None:
         self.store_dir = store_dir.absolute()
-        self.store = FileKeyring(store_dir, key=key)  # no passphrase source: never prompts
+        self.store = Store(store_dir, key=key)  # no passphrase source: never prompts
         self.started = time.time()
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self.expires = None if timeout is None else self.started + timeout
@@ -76,13 +78,13 @@ class Agent:
         try:
             request = protocol.parse(payload)
             if op == "get":
-                if helper.find(request, self.store) is None:
+                if operations.find(request, self.store) is None:
                     return agentclient.NOMATCH + b"\n", True
-                return agentclient.OK + b"\n" + helper.get(request, self.store), True
+                return agentclient.OK + b"\n" + operations.get(request, self.store), True
             if op == "store":
-                helper.store(request, self.store)
+                operations.store(request, self.store)
             elif op == "erase":
-                helper.erase(request, self.store)
+                operations.erase(request, self.store)
             return agentclient.OK + b"\n", True
         except (protocol.ProtocolError, StoreError) as exc:
             return agentclient.ERROR + b"\n" + str(exc).encode(), True
@@ -153,12 +155,25 @@ def spawn(store_dir: Path, runtime_dir: Path, key: bytes, timeout: Optional[floa
         deadline = time.monotonic() + 5  # an older agent for this store steps aside
         while os.path.lexists(path) and time.monotonic() < deadline:
             time.sleep(0.01)
-    args = [sys.executable, "-m", "git_credential_sagemaker.agent", "--store", str(store_dir),
-            "--socket", path]
+    args = [
+        sys.executable,
+        "-m",
+        "git_credential_sagemaker.credential.agent",
+        "--store",
+        str(store_dir),
+        "--socket",
+        path,
+    ]
     if timeout is not None:
         args += ["--timeout", str(timeout)]
-    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True, close_fds=True)
+    proc = subprocess.Popen(
+        args,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        close_fds=True,
+    )
     try:
         _, err = proc.communicate(key, timeout=START_TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -171,8 +186,10 @@ def spawn(store_dir: Path, runtime_dir: Path, key: bytes, timeout: Optional[floa
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="git-credential-sagemaker agent",
-                                     description="(internal) hold the key; read from stdin")
+    parser = argparse.ArgumentParser(
+        prog="git-credential-sagemaker agent",
+        description="(internal) hold the key; read from stdin",
+    )
     parser.add_argument("--store", required=True)
     parser.add_argument("--socket", required=True)
     parser.add_argument("--timeout", type=float)

@@ -1,9 +1,10 @@
-"""The encrypted file keyring on the persistent volume: a `keyring` backend.
+"""The encrypted keyring file on the persistent volume: storage only.
 
 It keeps keyrings.alt's file format (an INI file, names escaped by keyrings.alt's `escape`,
 values base64) and replaces what is weak in its EncryptedKeyring: Argon2id instead of
 1000 rounds of PBKDF2, AES-256-GCM per entry instead of unauthenticated CFB, a checked
 reference value instead of `assert`, and atomic writes under a lock instead of in-place ones.
+`backend` adapts this class to the `keyring` API.
 
 Layout of `keyring.cfg`::
 
@@ -13,9 +14,8 @@ Layout of `keyring.cfg`::
     ualice.meta = {...}            key fields, stored and expiry times: plain, sealed as AAD
 
 Every write: lock `.lock` (bounded wait), read and parse, change, write a temp file,
-fsync, rename over the old file, fsync the directory. A file that does not parse is
-never overwritten. The backend is not registered for keyring's discovery (its priority is
-negative and it has no entry point), so pip or twine never ask for this passphrase.
+fsync, rename over the old file, fsync the directory (`files`). A file that does not
+parse is never overwritten.
 """
 
 from __future__ import annotations
@@ -23,44 +23,34 @@ from __future__ import annotations
 import base64
 import binascii
 import configparser
-import contextlib
 import datetime as dt
-import errno
-import fcntl
 import io
 import json
-import os
-import stat
-import tempfile
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from keyring.errors import PasswordDeleteError
 from keyrings.alt.escape import escape  # type: ignore[import-untyped]
-from keyrings.alt.file_base import Keyring  # type: ignore[import-untyped]
 
-from git_credential_sagemaker import crypto
+from git_credential_sagemaker.credential import crypto
+from git_credential_sagemaker.credential.files import (
+    LOCK_TIMEOUT,
+    atomic_write,
+    check_private_file,
+    ensure_private_dir,
+    exclusive_lock,
+    prepare_store_dir,
+)
+from git_credential_sagemaker.errors import StoreError, WrongPassphrase
 
 FILENAME = "keyring.cfg"
-LOCKNAME = ".lock"
 SETTINGS = escape("keyring-setting")
 CHECK_OPTION = escape("password reference")
 CHECK_VALUE = b"git-credential-sagemaker reference value"
-LOCK_TIMEOUT = 10.0
 
 # Called with new=True when the passphrase is being chosen (so it should be confirmed).
 PassphraseSource = Callable[[bool], str]
-
-
-class StoreError(Exception):
-    """A one-line, secret-free reason the store cannot be used as asked."""
-
-
-class WrongPassphrase(StoreError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -78,8 +68,12 @@ class Entry:
 
     @property
     def key(self) -> dict[str, Optional[str]]:
-        return {"protocol": self.protocol, "host": self.host, "path": self.path,
-                "username": self.username}
+        return {
+            "protocol": self.protocol,
+            "host": self.host,
+            "path": self.path,
+            "username": self.username,
+        }
 
 
 def service_name(protocol: str, host: str, path: Optional[str]) -> str:
@@ -96,122 +90,23 @@ def _new_parser() -> configparser.RawConfigParser:
     return parser
 
 
-def _refuse_unless_private(path: Path, st: os.stat_result, mode: int) -> None:
-    """Refuse a symlink, another user's file, or one others can read; say how to fix it."""
-    if stat.S_ISLNK(st.st_mode):
-        raise StoreError(f"{path} is a symlink; refusing to use it")
-    if st.st_uid != os.getuid():
-        raise StoreError(f"{path} is owned by uid {st.st_uid}, not you; refusing to use it")
-    if stat.S_IMODE(st.st_mode) & 0o077:
-        raise StoreError(f"{path} is readable by others (mode {stat.S_IMODE(st.st_mode):03o}); "
-                         f"fix it with: chmod {mode:o} '{path}'")
-
-
-def ensure_private_dir(path: Path, create: bool = True) -> bool:
-    """Make or check a 0700 directory we own. Returns False when it is absent and not made."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        if not create:
-            return False
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            os.mkdir(path, 0o700)
-        os.chmod(path, 0o700)  # whatever the umask
-        st = os.lstat(path)
-    if not stat.S_ISDIR(st.st_mode) and not stat.S_ISLNK(st.st_mode):
-        raise StoreError(f"{path} is not a directory")
-    _refuse_unless_private(path, st, 0o700)
-    return True
-
-
-def _check_file(path: Path) -> bool:
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return False
-    _refuse_unless_private(path, st, 0o600)
-    return True
-
-
-def prepare_store_dir(directory: Path) -> None:
-    """A private directory whose `.gitignore` keeps it out of a repo made at the volume root."""
-    ensure_private_dir(directory, create=True)
-    gitignore = directory / ".gitignore"
-    if not gitignore.exists():
-        atomic_write(gitignore, "*\n")
-
-
-@contextlib.contextmanager
-def exclusive_lock(directory: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-    """Hold `.lock` exclusively; give up with a clear error after `timeout` seconds."""
-    fd = os.open(directory / LOCKNAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise StoreError(
-                        f"{directory / LOCKNAME} is held by another process for over "
-                        f"{timeout:g}s; try again"
-                    ) from None
-                time.sleep(0.02)
-        yield
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Replace `path` so that a crash leaves the old file or the new one, never a mix."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class FileKeyring(Keyring):  # type: ignore[misc]  # keyrings.alt ships no types
-    """Encrypted keyring file for git credentials (use by name; never auto-selected)."""
+class Store:
+    """The encrypted keyring file: entries readable without a key, secrets only with it."""
 
-    priority = -1  # below keyring's fail backend: never chosen
-    filename = FILENAME
     scheme = crypto.SCHEME
     version = crypto.VERSION
 
     def __init__(
         self,
-        directory: Optional[Path] = None,
+        directory: Path,
         passphrase: Optional[PassphraseSource] = None,
         key: Optional[bytes] = None,
         lock_timeout: float = LOCK_TIMEOUT,
     ) -> None:
-        super().__init__()
-        if directory is None:  # loaded by name, e.g. `keyring -b ...`: configure as the CLI does
-            from git_credential_sagemaker import settings
-
-            conf = settings.Settings.load(os.environ, settings.read_git_config())
-            directory, passphrase = conf.store_dir, passphrase or conf.passphrase_source()
         self.directory = Path(directory)
         self._passphrase = passphrase
         self._key = key
@@ -220,15 +115,11 @@ class FileKeyring(Keyring):  # type: ignore[misc]  # keyrings.alt ships no types
         self.lock_timeout = lock_timeout
 
     @property
-    def file_path(self) -> str:
-        return str(self.directory / self.filename)
-
-    @property
     def path(self) -> Path:
-        return self.directory / self.filename
+        return self.directory / FILENAME
 
     def __repr__(self) -> str:
-        return f"<FileKeyring {self.scheme} v{self.version} at {self.path}>"
+        return f"<Store {self.scheme} v{self.version} at {self.path}>"
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -237,7 +128,9 @@ class FileKeyring(Keyring):  # type: ignore[misc]  # keyrings.alt ships no types
 
         Callers that mutate the result (transact) pass use_cache=False to get their own copy.
         """
-        if not ensure_private_dir(self.directory, create=False) or not _check_file(self.path):
+        if not ensure_private_dir(self.directory, create=False) or not check_private_file(
+            self.path
+        ):
             return None
         parser = _new_parser()
         try:
@@ -253,11 +146,18 @@ class FileKeyring(Keyring):  # type: ignore[misc]  # keyrings.alt ships no types
                 raise ValueError(f"unknown version {settings.get('version')!r}")
             crypto.KdfParams.from_fields(settings)
             base64.b64decode(settings[CHECK_OPTION], validate=True)
-        except (OSError, UnicodeDecodeError, configparser.Error, KeyError, ValueError,
-                binascii.Error) as exc:
+        except (
+            OSError,
+            UnicodeDecodeError,
+            configparser.Error,
+            KeyError,
+            ValueError,
+            binascii.Error,
+        ) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise StoreError(f"keyring file {self.path} is unreadable ({reason}); "
-                             "it was left untouched") from None
+            raise StoreError(
+                f"keyring file {self.path} is unreadable ({reason}); it was left untouched"
+            ) from None
         if use_cache:
             self._cache = (raw, parser)
         return parser
@@ -276,11 +176,18 @@ class FileKeyring(Keyring):  # type: ignore[misc]  # keyrings.alt ships no types
                 if option.endswith(".meta"):
                     continue
                 meta = self._meta(parser, section, option)
-                found.append(Entry(
-                    protocol=meta["protocol"], host=meta["host"], path=meta.get("path"),
-                    username=meta.get("username"), stored=meta.get("stored", ""),
-                    expiry=meta.get("expiry"), section=section, option=option,
-                ))
+                found.append(
+                    Entry(
+                        protocol=meta["protocol"],
+                        host=meta["host"],
+                        path=meta.get("path"),
+                        username=meta.get("username"),
+                        stored=meta.get("stored", ""),
+                        expiry=meta.get("expiry"),
+                        section=section,
+                        option=option,
+                    )
+                )
         return found
 
     def _meta(
@@ -290,12 +197,16 @@ class FileKeyring(Keyring):  # type: ignore[misc]  # keyrings.alt ships no types
             meta = json.loads(parser.get(section, option + ".meta"))
             if not isinstance(meta, dict):
                 raise TypeError
-            if (escape(service_name(meta["protocol"], meta["host"], meta.get("path"))) != section
-                    or option_name(meta.get("username")) != option):
+            if (
+                escape(service_name(meta["protocol"], meta["host"], meta.get("path"))) != section
+                or option_name(meta.get("username")) != option
+            ):
                 raise ValueError
         except (configparser.Error, ValueError, TypeError, KeyError):
-            raise StoreError(f"entry {section}/{option} in {self.path} is damaged or was "
-                             "moved; remove it with `git-credential-sagemaker logout`") from None
+            raise StoreError(
+                f"entry {section}/{option} in {self.path} is damaged or was "
+                "moved; remove it with `git-credential-sagemaker logout`"
+            ) from None
         return meta
 
     # -- the key ---------------------------------------------------------------------------
@@ -347,6 +258,11 @@ class FileKeyring(Keyring):  # type: ignore[misc]  # keyrings.alt ships no types
         if parser is None or not parser.has_option(entry.section, entry.option):
             raise StoreError(f"entry for {entry.host} vanished from {self.path}")
         key = self.unlock(parser)
+        if not self._opens(parser, key):
+            raise StoreError(
+                f"{self.path} was replaced by one with another passphrase since it was "
+                "unlocked; run: git-credential-sagemaker lock, then unlock"
+            )
         meta_json = parser.get(entry.section, entry.option + ".meta")
         try:
             sealed = base64.b64decode(parser.get(entry.section, entry.option), validate=False)
@@ -355,9 +271,11 @@ class FileKeyring(Keyring):  # type: ignore[misc]  # keyrings.alt ships no types
             if not isinstance(data, dict):
                 raise ValueError
         except (crypto.AuthenticationError, binascii.Error, ValueError):
-            raise StoreError(f"entry for {entry.host} in {self.path} failed authentication "
-                             "(changed outside this tool); remove it with "
-                             "`git-credential-sagemaker logout`") from None
+            raise StoreError(
+                f"entry for {entry.host} in {self.path} failed authentication "
+                "(changed outside this tool); remove it with "
+                "`git-credential-sagemaker logout`"
+            ) from None
         return {str(k): str(v) for k, v in data.items()}
 
     def transact(
@@ -398,8 +316,14 @@ class FileKeyring(Keyring):  # type: ignore[misc]  # keyrings.alt ships no types
         parser.set(SETTINGS, CHECK_OPTION, base64.b64encode(check).decode())
         return parser
 
-    def _holds(self, parser: configparser.RawConfigParser, section: str, option: str,
-               key: bytes, plain: bytes) -> bool:
+    def _holds(
+        self,
+        parser: configparser.RawConfigParser,
+        section: str,
+        option: str,
+        key: bytes,
+        plain: bytes,
+    ) -> bool:
         """Whether the entry already holds exactly these secrets."""
         try:
             meta_json = parser.get(section, option + ".meta")
@@ -424,8 +348,9 @@ class FileKeyring(Keyring):  # type: ignore[misc]  # keyrings.alt ships no types
 
         def change(parser: configparser.RawConfigParser, key: bytes) -> bool:
             plain = json.dumps(dict(secrets), sort_keys=True).encode()
-            if parser.has_option(section, option) and self._holds(parser, section, option,
-                                                                  key, plain):
+            if parser.has_option(section, option) and self._holds(
+                parser, section, option, key, plain
+            ):
                 return False  # git stores after every successful push: skip the rewrite
             sealed = crypto.seal(key, plain, self._aad(section, option, meta_json))
             if not parser.has_section(section):
@@ -454,33 +379,3 @@ class FileKeyring(Keyring):  # type: ignore[misc]  # keyrings.alt ships no types
         if self._load() is not None:
             self.transact(change, needs_key)
         return removed
-
-    # -- the keyring API, for `keyring -b git_credential_sagemaker.store.FileKeyring` -------
-
-    def _find(self, service: str, username: str) -> Optional[Entry]:
-        section, option = escape(service), option_name(username)
-        return next((e for e in self.entries() if (e.section, e.option) == (section, option)),
-                    None)
-
-    def get_password(self, service: str, username: str) -> Optional[str]:
-        entry = self._find(service, username)
-        return None if entry is None else self.secrets(entry).get("password")
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        protocol, sep, rest = service.partition("://")
-        if not sep:
-            raise StoreError("service must look like protocol://host[/path]")
-        host, slash, path = rest.partition("/")
-        self.put({"protocol": protocol, "host": host, "path": path if slash else None,
-                  "username": username}, {"password": password})
-
-    def delete_password(self, service: str, username: str) -> None:
-        target = self._find(service, username)
-        if target is None or not self.remove(lambda e: e == target):
-            raise PasswordDeleteError("Password not found")
-
-    def encrypt(self, password: bytes, assoc: Optional[bytes] = None) -> bytes:
-        return crypto.seal(self.unlock(), password, assoc or b"")
-
-    def decrypt(self, password_encrypted: bytes, assoc: Optional[bytes] = None) -> bytes:
-        return crypto.unseal(self.unlock(), password_encrypted, assoc or b"")

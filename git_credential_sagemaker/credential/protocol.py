@@ -12,10 +12,15 @@ This module is on the hot path of `get`, so it imports nothing heavy.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+from git_credential_sagemaker.errors import UsageError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 MAX_LINE = 65535
+MAX_REQUEST = 1 << 20
 
 # Attributes a stored entry is keyed on, in the order `git credential` prints them.
 KEY_FIELDS = ("protocol", "host", "path", "username")
@@ -24,7 +29,7 @@ SECRET_FIELDS = ("password", "password_expiry_utc", "oauth_refresh_token", "auth
 AUTHTYPE_FIELDS = ("authtype", "credential")
 
 
-class ProtocolError(ValueError):
+class ProtocolError(UsageError):
     """A request git could never have sent; the helper answers nothing."""
 
 
@@ -74,28 +79,40 @@ def _truthy(value: str) -> bool:
     return value.lower() in ("1", "true", "yes", "on")
 
 
-def _url_fields(url: str) -> dict[str, str | None]:
-    """Split `url=` the way git's credential_from_url does; it replaces earlier fields."""
-    from urllib.parse import unquote, urlsplit  # rare, and not cheap
+def _unquote(text: str) -> str:
+    if "%" not in text:
+        return text
+    from urllib.parse import unquote  # rare, and not cheap
 
+    return unquote(text)
+
+
+def _url_fields(url: str) -> dict[str, str | None]:
+    """Split `url=` as git's credential_from_url does; it replaces every earlier field.
+
+    Like git, a URL without a scheme is refused rather than matched against everything.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or not scheme:
+        raise ProtocolError("url= has no scheme")
     fields: dict[str, str | None] = dict.fromkeys((*KEY_FIELDS, "password"))
-    if "://" not in url:
-        return fields
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    userinfo, at, hostport = netloc.rpartition("@")
-    if not at:
-        hostport = netloc
-    else:
+    end = len(rest)
+    for stop in "/?#":
+        found = rest.find(stop)
+        if found != -1 and found < end:
+            end = found
+    authority, tail = rest[:end], rest[end:]
+    userinfo, at, hostport = authority.rpartition("@")
+    if at:
         user, colon, password = userinfo.partition(":")
-        fields["username"] = unquote(user)
+        fields["username"] = _unquote(user)
         if colon:
-            fields["password"] = unquote(password)
-    fields["protocol"] = parts.scheme
-    fields["host"] = unquote(hostport)
-    path = url.split("://", 1)[1].partition("/")[2].split("?")[0].split("#")[0]
+            fields["password"] = _unquote(password)
+    fields["protocol"] = scheme
+    fields["host"] = _unquote(hostport)
+    path = tail.partition("/")[2].split("?")[0].split("#")[0] if tail.startswith("/") else ""
     if path:
-        fields["path"] = unquote(path)
+        fields["path"] = _unquote(path)
     for value in fields.values():
         if value is not None and ("\n" in value or "\r" in value or "\0" in value):
             raise ProtocolError("url= holds a control character")

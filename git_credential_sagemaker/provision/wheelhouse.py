@@ -29,12 +29,10 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from git_credential_sagemaker.errors import SetupError
+
 PROJECT = "git-credential-sagemaker"
 SKIPPED_METADATA = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
-
-
-class WheelhouseError(Exception):
-    """One line saying why the wheelhouse could not be built."""
 
 
 def python_version() -> str:
@@ -52,7 +50,7 @@ def closure(root: str = PROJECT) -> list[metadata.Distribution]:
         try:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
-            raise WheelhouseError(f"{name} is not installed; reinstall {PROJECT}") from None
+            raise SetupError(f"{name} is not installed; reinstall {PROJECT}") from None
         seen[name] = dist
         for line in dist.requires or []:
             req = Requirement(line)
@@ -71,24 +69,47 @@ def _build_from_source(dist: metadata.Distribution, out_dir: Path) -> Path:
     url = json.loads(dist.read_text("direct_url.json") or "{}").get("url", "")
     source = url.removeprefix("file://") if url.startswith("file://") else ""
     if not os.path.isdir(source):
-        raise WheelhouseError(f"{dist.metadata['Name']} is an editable install whose source is "
-                              "gone; reinstall it with `pip install .`")
+        raise SetupError(
+            f"{dist.metadata['Name']} is an editable install whose source is "
+            "gone; reinstall it with `pip install .`"
+        )
     before = set(out_dir.glob("*.whl"))
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                           "--wheel-dir", str(out_dir), source],
-                          capture_output=True, text=True, check=False)
-    built = [w for w in out_dir.glob("*.whl") if w not in before or
-             w.name.startswith(re.sub(r"[-_.]+", "_", dist.metadata["Name"]) + "-")]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--wheel-dir",
+            str(out_dir),
+            source,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    built = [
+        w
+        for w in out_dir.glob("*.whl")
+        if w not in before or w.name.startswith(re.sub(r"[-_.]+", "_", dist.metadata["Name"]) + "-")
+    ]
     if done.returncode != 0 or not built:
-        raise WheelhouseError(f"could not build a wheel from {source}: "
-                              f"{(done.stderr.strip().splitlines() or ['pip failed'])[-1]}")
+        raise SetupError(
+            f"could not build a wheel from {source}: "
+            f"{(done.stderr.strip().splitlines() or ['pip failed'])[-1]}"
+        )
     return max(built, key=lambda w: w.stat().st_mtime)
 
 
 def _tags(dist: metadata.Distribution) -> str:
     """The compressed tag set from the installed WHEEL file, e.g. py3-none-any."""
-    tags = [line.split(":", 1)[1].strip() for line in (dist.read_text("WHEEL") or "").splitlines()
-            if line.startswith("Tag:")]
+    tags = [
+        line.split(":", 1)[1].strip()
+        for line in (dist.read_text("WHEEL") or "").splitlines()
+        if line.startswith("Tag:")
+    ]
     if not tags:
         return "py3-none-any"
     parts = [sorted({t.split("-")[i] for t in tags}) for i in range(3)]
@@ -122,7 +143,7 @@ def repack(dist: metadata.Distribution, out_dir: Path) -> Path:
     files = list(_files(dist))
     dist_info = next((n.split("/", 1)[0] for n, _ in files if ".dist-info/" in n), None)
     if dist_info is None:
-        raise WheelhouseError(f"{dist.metadata['Name']} has no installed metadata to repack")
+        raise SetupError(f"{dist.metadata['Name']} has no installed metadata to repack")
     record = io.StringIO()
     writer = csv.writer(record, lineterminator="\n")
     tmp = target.with_suffix(".tmp")

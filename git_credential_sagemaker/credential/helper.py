@@ -1,0 +1,211 @@
+"""One helper request from git, start to finish: parse, ask the agent, else open the store.
+
+    stdin --protocol.parse--> Request --agent (unlocked)--> answer --> stdout
+                                      \\--slow path: open the store, maybe prompt--> stdout
+
+    slow path:  locked + match  --> passphrase (askpass or terminal) --> answer, start agent
+                nothing stored  --> token prompt on a terminal, else a one-line hint
+                inside a kernel --> hint and quit=1: git's own fallback prompt would hang
+
+The fast path imports only the protocol, paths and the agent client; everything heavier
+(keyring, crypto, prompts) is imported by the slow path. Messages for people go to stderr
+as one line; stdout carries protocol only. Any failure is at worst one line, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import TYPE_CHECKING
+
+from git_credential_sagemaker.credential import agentclient, paths, protocol
+from git_credential_sagemaker.errors import UserError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import BinaryIO
+
+    from git_credential_sagemaker.credential.prompt import Prompter
+
+PREFIX = "git-credential-sagemaker: "
+EXPIRY_WARNING_DAYS = 7
+
+
+def say(message: str) -> None:
+    text = message if message.startswith(PREFIX) else PREFIX + message
+    lines = text.splitlines() or [PREFIX]
+    print(lines[0], file=sys.stderr)
+
+
+def run(
+    operation: str,
+    options: Mapping[str, str],
+    env: Mapping[str, str],
+    stdin: BinaryIO,
+    stdout: BinaryIO,
+) -> int:
+    """Serve one operation; never raises for anything a request or the store can do."""
+    if operation == "capability":
+        stdout.write(protocol.capability_answer())
+        stdout.flush()
+        return 0
+    if operation not in ("get", "store", "erase"):
+        return 0  # git-credential(1): unknown operations are ignored
+    try:
+        code = _run(operation, options, env, stdin, stdout)
+    except UserError as exc:
+        say(str(exc))
+        code = 1
+    except OSError as exc:
+        say(f"{operation} failed: {exc.strerror or type(exc).__name__}")
+        code = 1
+    stdout.flush()
+    return code
+
+
+def _run(
+    operation: str,
+    options: Mapping[str, str],
+    env: Mapping[str, str],
+    stdin: BinaryIO,
+    stdout: BinaryIO,
+) -> int:
+    raw = stdin.read(protocol.MAX_REQUEST + 1)
+    try:
+        if len(raw) > protocol.MAX_REQUEST:
+            raise protocol.ProtocolError("request larger than 1 MiB")
+        request = protocol.parse(raw)
+    except protocol.ProtocolError as exc:
+        say(f"invalid request from git ({exc}); nothing was read or stored")
+        return 1
+    store_dir = paths.store_dir(env, options.get("dir"))
+    runtime_dir = paths.runtime_dir(env)
+    sock = agentclient.socket_path(runtime_dir, store_dir)
+    reply = agentclient.call(sock, agentclient.encode(operation, store_dir, raw))
+    if reply is not None and reply[0] == agentclient.OK:
+        stdout.write(reply[1])
+        if operation == "get":
+            warn_if_expiring(request, reply[1], runtime_dir)
+        return 0
+    if reply is not None and reply[0] == agentclient.ERROR:
+        say(reply[1].decode(errors="replace"))
+        return 1
+    nomatch = reply is not None and reply[0] == agentclient.NOMATCH
+    return serve_locked(operation, request, options, env, stdout, known_nomatch=nomatch)
+
+
+def serve_locked(
+    operation: str,
+    request: protocol.Request,
+    options: Mapping[str, str],
+    env: Mapping[str, str],
+    stdout: BinaryIO,
+    known_nomatch: bool = False,
+) -> int:
+    """The slow path: no agent answered, so open the store here and maybe prompt."""
+    from git_credential_sagemaker.credential import gitconfig, operations, unlock
+    from git_credential_sagemaker.credential.settings import Settings, parse_timeout
+    from git_credential_sagemaker.errors import PromptError
+
+    timeout = parse_timeout(options["timeout"]) if "timeout" in options else None
+    conf = Settings.load(env, gitconfig.read_all(), options.get("dir"), timeout)
+    store = unlock.open_store(conf)
+    try:
+        if operation == "get":
+            if known_nomatch or operations.find(request, store) is None:
+                return ask_for_token(request, conf.prompter, stdout)
+            unlock.unlock_and_remember(conf, store, say=say)
+            answer = operations.get(request, store)
+            stdout.write(answer)
+            warn_if_expiring(request, answer, str(conf.runtime_dir))
+        elif operation == "store":
+            if operations.storable(request):
+                unlock.unlock_and_remember(conf, store, say=say)
+                operations.store(request, store)
+        elif operations.has_match(request, store):
+            unlock.unlock_and_remember(conf, store, say=say)
+            operations.erase(request, store)
+    except PromptError as exc:
+        say(str(exc))
+        if operation == "get" and stops_git(conf.prompter):
+            stdout.write(b"quit=1\n")
+        return 1
+    return 0
+
+
+def stops_git(prompter: Prompter) -> bool:
+    """Inside a kernel git's own fallback prompt would hang the cell, so tell git to quit."""
+    return prompter.in_kernel and not prompter.askpass and prompter.allowed
+
+
+def ask_for_token(request: protocol.Request, prompter: Prompter, stdout: BinaryIO) -> int:
+    """Nothing stored for this host: ask on a terminal, else say how to log in."""
+    from git_credential_sagemaker.credential import hosts
+    from git_credential_sagemaker.credential.prompt import sanitize
+
+    channel = prompter.channel()
+    if channel == "askpass" or not prompter.allowed:
+        return 0  # git prompts through askpass itself, or the user disabled prompts
+    host = request.host or ""
+    if channel != "tty":
+        say(prompter.hint(f"no token stored for {sanitize(host)}"))
+        if stops_git(prompter):
+            stdout.write(b"quit=1\n")
+        return 0
+    where = f"{request.protocol}://{sanitize(host)}"
+    hint = hosts.token_hint(host)
+    if hint:
+        say(hint)
+    username = request.username
+    if username is None:
+        username = prompter.ask(f"Username for '{where}': ", secret=False)
+    if username is None:
+        return 0
+    token = prompter.ask(
+        f"Token for '{request.protocol}://{sanitize(username)}@{sanitize(host)}': "
+    )
+    if not token:
+        return 0
+    stdout.write(protocol.format_lines([("username", username), ("password", token)]))
+    return 0
+
+
+def warn_if_expiring(
+    request: protocol.Request, answer: bytes, runtime_dir: str, now: float | None = None
+) -> None:
+    """Warn once (per token and expiry) when the answered token expires within 7 days.
+
+    The once-marker lives in the runtime directory, and only when that is ours.
+    """
+    fields = dict(line.partition(b"=")[::2] for line in answer.splitlines())
+    try:
+        expiry = int(fields.get(b"password_expiry_utc", b""))
+    except ValueError:
+        return
+    now = time.time() if now is None else now
+    if expiry - now > EXPIRY_WARNING_DAYS * 86400:
+        return
+    from hashlib import sha256
+
+    from git_credential_sagemaker.credential.prompt import sanitize
+
+    user = fields.get(b"username", b"").decode(errors="replace")
+    tag = sha256(f"{request.host}\0{user}\0{expiry}".encode()).hexdigest()[:16]
+    marker = os.path.join(runtime_dir, f"expiry-warned-{tag}")
+    if paths.usable_private_dir(runtime_dir, os.getuid()):
+        try:
+            os.makedirs(runtime_dir, mode=0o700, exist_ok=True)
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
+        except FileExistsError:
+            return
+        except OSError:
+            pass
+    when = time.strftime("%Y-%m-%d", time.gmtime(expiry))
+    state = "expired on" if expiry <= now else "expires on"
+    host = sanitize(request.host or "")
+    say(
+        f"the token for {host} ({sanitize(user)}) {state} {when}; replace it with: "
+        f"git-credential-sagemaker login {host}"
+    )

@@ -1,0 +1,78 @@
+"""The helper's three operations, as git-credential(1) defines them, over an unlocked store.
+
+    Request --get-->   first stored, unexpired entry that matches --> answer lines
+    Request --store--> replace the entry with the same protocol/host/path/username
+    Request --erase--> remove every match (only those with the same password, if given)
+
+The store only needs its key when an entry must be read or written, so a `get` with
+nothing stored for the host never asks for a passphrase. An expired token is neither
+answered nor stored, as git >= 2.41 ignores expired credentials itself.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+from git_credential_sagemaker.credential import protocol
+from git_credential_sagemaker.credential.protocol import Request
+from git_credential_sagemaker.credential.store import Entry, Store
+from git_credential_sagemaker.errors import StoreError
+
+
+def expired(expiry: Optional[str], now: Optional[float] = None) -> bool:
+    """Whether a password_expiry_utc value (epoch seconds) is in the past."""
+    if not expiry or not expiry.isdigit():
+        return False
+    return int(expiry) <= (time.time() if now is None else now)
+
+
+def get(request: Request, store: Store) -> bytes:
+    entry = find(request, store)
+    if entry is None:
+        return b""
+    return protocol.answer(request, entry.username, store.secrets(entry))
+
+
+def find(request: Request, store: Store) -> Optional[Entry]:
+    """The entry `get` answers with: the first match whose token has not expired."""
+    return next(
+        (e for e in store.entries() if protocol.matches(request, e.key) and not expired(e.expiry)),
+        None,
+    )
+
+
+def has_match(request: Request, store: Store) -> bool:
+    """Whether erase has anything to do (expired entries count: erase removes them too)."""
+    return any(protocol.matches(request, e.key) for e in store.entries())
+
+
+def storable(request: Request) -> bool:
+    return bool(
+        not request.ephemeral
+        and request.protocol
+        and request.host
+        and (request.password is not None or request.credential is not None)
+        and not expired(request.password_expiry_utc)
+    )
+
+
+def store(request: Request, keyring: Store) -> None:
+    if storable(request):
+        keyring.put(dict(zip(protocol.KEY_FIELDS, request.key)), request.secrets)
+
+
+def erase(request: Request, keyring: Store) -> int:
+    """Remove matches; a stale password sent after a 401 never wipes a newer token."""
+
+    def doomed(entry: Entry) -> bool:
+        if not protocol.matches(request, entry.key):
+            return False
+        if request.password is None:
+            return True
+        try:
+            return keyring.secrets(entry).get("password") == request.password
+        except StoreError:
+            return False
+
+    return keyring.remove(doomed)

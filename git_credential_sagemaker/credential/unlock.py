@@ -1,0 +1,94 @@
+"""Unlocking, written once: where the passphrase comes from, three tries, then the agent.
+
+    $GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE ----------------------\\
+    ask (askpass / terminal / a notebook's getpass) --3 tries--> Store.unlock --> key
+    key --agent.spawn--> later calls need no passphrase (not with the env passphrase:
+                         automation gets no background process)
+
+The helper, login, unlock and the notebook functions all come through here.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Callable, Optional
+
+from git_credential_sagemaker.credential import agent
+from git_credential_sagemaker.credential.prompt import ATTEMPTS, choose_passphrase
+from git_credential_sagemaker.credential.settings import Settings
+from git_credential_sagemaker.credential.store import PassphraseSource, Store
+from git_credential_sagemaker.errors import PromptError, StoreError, WrongPassphrase
+
+Ask = Callable[[str], Optional[str]]
+Say = Callable[[str], None]
+
+
+def _stderr(line: str) -> None:
+    print(f"git-credential-sagemaker: {line}", file=sys.stderr)
+
+
+def passphrase_source(conf: Settings, ask: Optional[Ask] = None) -> PassphraseSource:
+    """The environment's passphrase, else `ask` (default: the prompting policy)."""
+    asker: Ask = ask or conf.prompter.ask
+    store_path = str(conf.store_dir)
+
+    def source(new: bool) -> str:
+        if conf.env_passphrase is not None:
+            return conf.env_passphrase
+        if new:
+            return choose_passphrase(
+                asker,
+                store_path,
+                conf.prompter.hint("a passphrase is needed to create the keyring"),
+            )
+        answer = asker(f"Passphrase for {store_path}: ")
+        if answer is None:
+            raise PromptError(conf.prompter.hint("the keyring is locked", action="unlock"))
+        return answer
+
+    return source
+
+
+def open_store(conf: Settings, ask: Optional[Ask] = None, key: Optional[bytes] = None) -> Store:
+    return Store(conf.store_dir, passphrase=passphrase_source(conf, ask), key=key)
+
+
+def unlock(conf: Settings, store: Store, say: Say = _stderr) -> bytes:
+    """The key, allowing three tries at a typed passphrase; a wrong one writes nothing."""
+    tries = 1 if conf.env_passphrase is not None else ATTEMPTS
+    for attempt in range(1, tries + 1):
+        try:
+            return store.unlock()
+        except WrongPassphrase:
+            if attempt == tries:
+                break
+            say("wrong passphrase, try again")
+    raise WrongPassphrase(
+        f"wrong passphrase for {store.path} ({tries} {'try' if tries == 1 else 'tries'}); "
+        "nothing was changed"
+    )
+
+
+def start_agent(conf: Settings, key: bytes, strict: bool = False, say: Say = _stderr) -> bool:
+    """Hand the key to an agent. Not strict: a failure is one line, and this call goes on."""
+    if conf.env_passphrase is not None:
+        return False
+    try:
+        agent.spawn(conf.store_dir, conf.runtime_dir, key, conf.timeout)
+    except (StoreError, OSError) as exc:
+        if strict:
+            raise StoreError(f"the keyring could not stay unlocked: {exc}") from None
+        say(f"the keyring stays locked after this command: {exc}")
+        return False
+    return True
+
+
+def unlock_and_remember(
+    conf: Settings, store: Store, strict: bool = False, say: Say = _stderr
+) -> bytes:
+    """Unlock (unless already), then start the agent so later git calls don't ask."""
+    was_unlocked = store.unlocked
+    key = unlock(conf, store, say)
+    if not was_unlocked:
+        start_agent(conf, key, strict, say)
+    return key

@@ -1,0 +1,95 @@
+"""`setup`'s git settings: the helper, the identity and pull.rebase, kept where they survive.
+
+    notebook instance: settings --> <volume>/.git-credential-sagemaker/gitconfig
+                       ~/.gitconfig --include.path--> that file (one line to restore)
+    Studio, elsewhere: settings --> ~/.gitconfig (Studio's home persists)
+
+On a notebook instance the helper is named by its absolute path in the venv the on-start
+script rebuilds, so git finds it with any PATH (a kernel's, the Jupyter server's) and
+nothing is linked onto root's PATH. Every step checks first and changes only what is
+missing; with dry_run it only reports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional
+
+from git_credential_sagemaker.credential import gitconfig, paths
+from git_credential_sagemaker.credential.files import prepare_store_dir
+from git_credential_sagemaker.provision.machine import Machine
+
+Ask = Callable[[str], Optional[str]]
+
+
+def helper_value(machine: Machine) -> str:
+    """What credential.helper should say on this machine."""
+    return machine.layout.helper if machine.layout else gitconfig.HELPER_NAME
+
+
+def configure_git(
+    machine: Machine,
+    name: Optional[str],
+    email: Optional[str],
+    ask: Ask,
+    dry_run: bool,
+    notes: Optional[list[str]] = None,
+) -> list[str]:
+    """The helper, identity and pull.rebase, plus the include line on a notebook instance.
+
+    An identity nobody could be asked for is left for `notes`: the rest still gets set up.
+    """
+    changes: list[str] = []
+    scope = machine.config_scope
+
+    def put(key: str, value: str, add: bool = False) -> None:
+        changes.append(f"git config {' '.join(scope)} {key} {value!r}")
+        if not dry_run:
+            (gitconfig.add if add else gitconfig.set)(key, value, scope)
+
+    layout = machine.layout
+    if layout and layout.gitconfig not in gitconfig.get_all("include.path", ("--global",)):
+        changes.append(f"git config --global --add include.path {layout.gitconfig}")
+        if not dry_run:
+            prepare_store_dir(Path(layout.state))
+            gitconfig.add("include.path", layout.gitconfig, ("--global",))
+
+    def current(key: str) -> list[str]:
+        found = gitconfig.get_all(key)
+        if not found and layout:  # before the include line exists (dry run)
+            found = gitconfig.get_all(key, scope)
+        return found
+
+    wanted = helper_value(machine)
+    helpers = current("credential.helper")
+    if wanted not in helpers:
+        before = gitconfig.get_all("credential.helper", scope)
+        if any(gitconfig.is_our_helper(h) for h in before) and not dry_run:
+            gitconfig.unset_all("credential.helper", scope)  # an older form of ours goes
+            for other in before:
+                if not gitconfig.is_our_helper(other):
+                    gitconfig.add("credential.helper", other, scope)
+        put("credential.helper", wanted, add=True)
+    for key, given, label in (
+        ("user.name", name, "Your name for commits"),
+        ("user.email", email, "Your email for commits"),
+    ):
+        now = current(key)
+        if given is not None and [given] != now[-1:]:
+            put(key, given)
+        elif given is None and not now:
+            if dry_run:
+                changes.append(f"would ask for {key}")
+                continue
+            answer = ask(f"{label}: ")
+            if answer:
+                put(key, answer)
+            elif notes is not None:
+                flag = key.split(".")[1]
+                notes.append(
+                    f"{key} is not set, so git can't commit yet; run: "
+                    f"{paths.APP} setup --{flag} 'Your {flag.capitalize()}'"
+                )
+    if not current("pull.rebase"):
+        put("pull.rebase", "false")
+    return changes

@@ -1,0 +1,136 @@
+"""The on-start script for a SageMaker Lifecycle Configuration: restore git after a restart.
+
+    root: check the wheelhouse --> as the user: pick a Python, venv, pip --no-index,
+          include line, pre-commit cache, links in ~/.local/bin --> one line: restored
+
+A restart keeps only the volume. The script rebuilds the rest from what `setup` left there
+(wheelhouse, git config file, pre-commit cache) with no network, in seconds.
+
+Two rules keep the instance safe:
+- It always exits 0. A failing on-start script fails the instance's start, which locks the
+  user out of their notebooks; so each problem is one line on stdout (CloudWatch, log
+  group /aws/sagemaker/NotebookInstances) naming the fix, and the instance stays usable.
+- Root runs nothing the user can write. The user's half runs as the user
+  (`sudo -u ec2-user -i`), and nothing is linked onto root's PATH: git config names the
+  helper by its absolute path in the user's venv, and the commands are linked into the
+  user's own ~/.local/bin.
+
+GCS_AS_USER and GCS_PYTHON override the user switch and the interpreter (for tests and
+images that differ). AWS limits the script to 16384 characters and 5 minutes.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from git_credential_sagemaker.errors import SetupError
+from git_credential_sagemaker.provision.machine import Layout
+
+MAX_CHARS = 16384
+SCRIPTS = (
+    "git-credential-sagemaker",
+    "git-credential-sagemaker-notebooks-to-py",
+    "git-credential-sagemaker-py-to-notebooks",
+)
+# Interpreters a notebook instance has: the Jupyter server's conda Python, then the system's.
+PYTHONS = (
+    "/home/ec2-user/anaconda3/envs/JupyterSystemEnv/bin/python",
+    "/home/ec2-user/anaconda3/bin/python3",
+    "/usr/bin/python3",
+    "/usr/local/bin/python3",
+)
+
+
+TEMPLATE = """#!/bin/bash
+# On-start script for a SageMaker notebook instance's Lifecycle Configuration, written by
+# `git-credential-sagemaker lifecycle-script`. It restores git's helper, config and hooks
+# from the persistent volume with no network. Regenerate it after upgrading the package.
+# It always exits 0, so a problem here never stops the instance from starting: each one is
+# a line in CloudWatch (/aws/sagemaker/NotebookInstances) that names the fix.
+STATE={state}
+AS_USER="${{GCS_AS_USER:-sudo -u ec2-user -i}}"
+restore() {{
+    if [ ! -f "$STATE/wheels/python-version" ]; then
+        echo "git-credential-sagemaker: not restored: no wheelhouse in $STATE/wheels; fix: run git-credential-sagemaker setup once in a terminal"
+        return 0
+    fi
+    if ! $AS_USER env GCS_PYTHON="${{GCS_PYTHON:-}}" bash -s <<'USER_PART'
+{user_part}USER_PART
+    then
+        echo "git-credential-sagemaker: not restored (see the line above); the instance works without it; fix: run git-credential-sagemaker setup in a terminal"
+        return 0
+    fi
+    echo "git-credential-sagemaker: restored; the first git command asks for the keyring passphrase"
+}}
+restore 2>&1 || echo "git-credential-sagemaker: not restored; fix: run git-credential-sagemaker setup in a terminal"
+exit 0
+"""
+
+
+USER_TEMPLATE = """set -uo pipefail
+STATE={state}
+VENV={venv}
+say() {{ echo "git-credential-sagemaker: $*"; }}
+WANT=$(cat "$STATE/wheels/python-version")
+PY=""
+for candidate in ${{GCS_PYTHON:-}} {pythons}; do
+    if [ -x "$candidate" ] && [ "$("$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = "$WANT" ]; then
+        PY=$candidate
+        break
+    fi
+done
+if [ -z "$PY" ]; then
+    say "no Python $WANT on this instance (tried: ${{GCS_PYTHON:-}} {pythons}); fix: run git-credential-sagemaker setup again from a Python that exists here"
+    exit 1
+fi
+rm -rf "$VENV"
+if ! "$PY" -m venv --without-pip "$VENV"; then
+    say "could not create a venv with $PY; fix: run git-credential-sagemaker setup in a terminal"
+    exit 1
+fi
+PIP_WHEEL=$(ls "$STATE"/wheels/pip-*.whl 2>/dev/null | head -n 1)
+if [ -z "$PIP_WHEEL" ] || ! "$VENV/bin/python" "$PIP_WHEEL/pip" install --quiet --disable-pip-version-check --no-index \\
+        --find-links "$STATE/wheels" git-credential-sagemaker; then
+    say "could not install from the wheelhouse in $STATE/wheels; fix: run git-credential-sagemaker setup in a terminal"
+    exit 1
+fi
+if ! git config --global --get-all include.path | grep -qxF {gitconfig}; then
+    git config --global --add include.path {gitconfig}
+fi
+mkdir -p {cache} {home}/.cache {user_bin}
+if [ ! -L {home}/.cache/pre-commit ]; then
+    if [ -e {home}/.cache/pre-commit ]; then
+        mv {home}/.cache/pre-commit {home}/.cache/pre-commit.before-restore.$$
+    fi
+    ln -s {cache} {home}/.cache/pre-commit
+fi
+for script in {scripts}; do
+    ln -sfn "$VENV/bin/$script" {user_bin}/"$script"
+done
+"""
+
+
+def _fields(layout: Layout) -> dict[str, str]:
+    q = shlex.quote
+    return {
+        "state": q(layout.state),
+        "venv": q(layout.venv),
+        "gitconfig": q(layout.gitconfig),
+        "cache": q(layout.precommit_cache),
+        "home": q(layout.home),
+        "user_bin": q(layout.user_bin),
+        "pythons": " ".join(q(p) for p in PYTHONS),
+        "scripts": " ".join(SCRIPTS),
+    }
+
+
+def render_user_part(layout: Layout) -> str:
+    """The user's half: also what `setup` runs once, so the venv exists from day one."""
+    return USER_TEMPLATE.format(**_fields(layout))
+
+
+def render(layout: Layout) -> str:
+    script = TEMPLATE.format(user_part=render_user_part(layout), **_fields(layout))
+    if len(script) > MAX_CHARS:  # a layout with absurd paths; never silently truncated
+        raise SetupError(f"the on-start script is {len(script)} characters; AWS allows {MAX_CHARS}")
+    return script

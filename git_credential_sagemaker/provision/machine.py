@@ -1,0 +1,78 @@
+"""Which machine this is, and where things live on it: the facts every setup step starts from.
+
+    env (GIT_CREDENTIAL_SAGEMAKER_ROOT for a fake root) --detect--> Machine(kind, layout)
+
+Only a notebook instance has a Layout: Studio keeps its home directory, and other machines
+keep everything, so neither needs anything restored after a restart.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from git_credential_sagemaker.credential import paths
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where things live on one notebook instance (under a fake root in tests)."""
+
+    home: str  # /home/ec2-user
+    state: str  # /home/ec2-user/SageMaker/.git-credential-sagemaker
+
+    @property
+    def wheels(self) -> str:
+        return f"{self.state}/wheels"
+
+    @property
+    def gitconfig(self) -> str:
+        return f"{self.state}/gitconfig"
+
+    @property
+    def precommit_cache(self) -> str:
+        return f"{self.state}/pre-commit-cache"
+
+    @property
+    def venv(self) -> str:
+        return f"{self.home}/.local/share/git-credential-sagemaker/venv"
+
+    @property
+    def helper(self) -> str:
+        """The helper's absolute path: what git config names, so no PATH is needed."""
+        return f"{self.venv}/bin/{paths.APP}"
+
+    @property
+    def user_bin(self) -> str:
+        """The user's own bin directory, where the on-start script links the commands."""
+        return f"{self.home}/.local/bin"
+
+    @property
+    def script(self) -> str:
+        return f"{self.state}/on-start.sh"
+
+
+@dataclass(frozen=True)
+class Machine:
+    kind: str  # notebook-instance, studio or other
+    layout: Optional[Layout]  # only on a notebook instance
+
+    @classmethod
+    def detect(cls, env: Mapping[str, str]) -> Machine:
+        volume, studio = paths.sagemaker_roots(env)
+        kind = paths.environment_kind(volume, studio)
+        if kind != "notebook-instance":
+            return cls(kind, None)
+        return cls(kind, Layout(home=os.path.dirname(volume), state=paths.store_dir(env)))
+
+    @property
+    def config_scope(self) -> tuple[str, ...]:
+        """Where setup writes git settings: the volume's file, or the global config."""
+        return ("--file", self.layout.gitconfig) if self.layout else ("--global",)
+
+    @property
+    def script_path(self) -> Optional[Path]:
+        return Path(self.layout.script) if self.layout else None

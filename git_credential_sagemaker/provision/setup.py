@@ -1,0 +1,84 @@
+"""`setup`, start to finish, as plain values in and a report out (the CLI and notebook print it).
+
+    Machine --gitsetup--> helper, identity, pull.rebase (+ include line on an instance)
+            --restart---> wheelhouse, on-start script, pre-commit cache, venv
+    repository (if any) --repo.setup_repo--> .gitignore, jupytext.toml, hooks
+
+Idempotent: a second run reports no changes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Callable, NamedTuple, Optional
+
+from git_credential_sagemaker.errors import SetupError
+from git_credential_sagemaker.provision import gitsetup, restart
+from git_credential_sagemaker.provision.machine import Machine
+
+Ask = Callable[[str], Optional[str]]
+
+
+class Report(NamedTuple):
+    changes: list[str]  # what changed (or would, in a dry run)
+    notes: list[str]  # what is left to the user
+    dry_run: bool
+    kind: str  # the machine's kind
+
+    def lines(self) -> list[str]:
+        verb = "would change" if self.dry_run else "changed"
+        out = [f"{verb}: {line}" for line in self.changes]
+        if not self.changes:
+            out.append("everything is already set up")
+        out += [f"note: {line}" for line in self.notes]
+        if self.kind == "studio":
+            out.append(
+                "Studio keeps your home directory across restarts: no lifecycle script is needed"
+            )
+        return out
+
+
+def find_repo(start: Optional[str], cwd: str) -> Optional[Path]:
+    """The repository at `start` (an error if it is none), else the one `cwd` is in, else None."""
+    where = start or cwd
+    try:
+        done = subprocess.run(
+            ["git", "-C", where, "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SetupError(f"could not run git: {exc}") from None
+    if done.returncode != 0:
+        if start:
+            raise SetupError(f"{start} is not a git repository")
+        return None
+    return Path(done.stdout.strip())
+
+
+def setup(
+    env: Mapping[str, str],
+    ask: Ask,
+    name: Optional[str] = None,
+    email: Optional[str] = None,
+    repo: Optional[Path] = None,
+    migrate: bool = False,
+    dry_run: bool = False,
+) -> Report:
+    machine = Machine.detect(env)
+    notes: list[str] = []
+    changes = gitsetup.configure_git(machine, name, email, ask, dry_run, notes)
+    changes += restart.persist_for_restart(machine, dry_run)
+    if repo is not None:
+        from git_credential_sagemaker.provision.repo import setup_repo
+
+        python = restart.pre_commit_python(machine)
+        repo_changes = setup_repo(repo, migrate=migrate, dry_run=dry_run, python=python)
+        changes += [c.what for c in repo_changes if not c.advice]
+        notes += [c.what for c in repo_changes if c.advice]
+    return Report(changes, notes, dry_run, machine.kind)
