@@ -13,7 +13,7 @@ import calendar
 import datetime as dt
 from typing import Callable, NamedTuple, Optional
 
-from git_credential_sagemaker.credential import hosts, unlock
+from git_credential_sagemaker.credential import hosts, operations, unlock
 from git_credential_sagemaker.credential.prompt import sanitize
 from git_credential_sagemaker.credential.settings import Settings
 from git_credential_sagemaker.credential.store import Entry, Store
@@ -81,6 +81,8 @@ def login(
     """Ask for the token, store it, unlock the agent. Returns what was stored, secret-free."""
     where = target(url_or_host, username)
     expiry = parse_expiry(expires) if expires else None
+    if operations.expired(expiry):
+        raise UsageError(f"--expires {sanitize(expires or '')} is in the past; nothing was stored")
     hint = hosts.token_hint(where.host)
     if hint:
         say(hint[0].upper() + hint[1:])
