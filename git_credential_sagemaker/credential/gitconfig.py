@@ -1,7 +1,7 @@
 """The one place that reads and writes git's configuration, by running `git config`.
 
     read_all()            every setting in one subprocess, for Settings (read once, passed down)
-    get_all() / set() / add() / unset()   what setup and doctor need, scoped with `where`
+    get_all() / scope_of() / set() / add() / unset_all()   what setup and doctor need
     helper_configured()   "is our helper in credential.helper", answered one way everywhere
 
 Asking git itself means includes, conditional includes and scopes resolve exactly as git
@@ -65,6 +65,14 @@ def get_all(key: str, where: Where = (), cwd: Optional[str] = None) -> list[str]
 def get(key: str, where: Where = (), cwd: Optional[str] = None) -> Optional[str]:
     values = get_all(key, where, cwd)
     return values[-1] if values else None
+
+
+def scope_of(key: str, cwd: Optional[str] = None) -> Optional[str]:
+    """Where git found `key` ("local", "global", ...), or None when it is unset."""
+    done = _git_config(["--show-scope", "--get", key], cwd)
+    if done.returncode != 0 or not done.stdout.strip():
+        return None
+    return done.stdout.decode("utf-8", "replace").split("\t", 1)[0]
 
 
 def set(key: str, value: str, where: Where = ()) -> None:  # git's own verb

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from git_credential_sagemaker.credential import gitconfig
 from git_credential_sagemaker.errors import SetupError
 from git_credential_sagemaker.hooks import cache as hook_cache
 from git_credential_sagemaker.hooks import discover, notebooks_to_py, py_to_notebooks, util
@@ -177,11 +178,9 @@ def _missing_hook_types(root: str) -> list[str]:
 
 def _hooks_path_unset(root: str) -> str | None:
     """The command that unsets core.hooksPath, when it is set (pre-commit refuses it)."""
-    proc = util.git_popen(["config", "--show-scope", "--get", "core.hooksPath"], root)
-    out, _ = proc.communicate()
-    if proc.returncode != 0 or not out.strip():
+    scope = gitconfig.scope_of("core.hooksPath", root)
+    if scope is None:
         return None
-    scope = util.decode(out).split("\t", 1)[0]
     flag = [f"--{scope}"] if scope in ("local", "global", "system", "worktree") else []
     return util.shell_join(["git", "config", *flag, "--unset-all", "core.hooksPath"])
 
