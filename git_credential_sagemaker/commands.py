@@ -13,9 +13,17 @@ import time
 from collections.abc import Sequence
 from typing import Callable, Optional
 
-from git_credential_sagemaker.credential import account, agentclient, gitconfig, paths, unlock
+from git_credential_sagemaker.credential import (
+    account,
+    agentclient,
+    gitconfig,
+    paths,
+    tokens,
+    unlock,
+)
 from git_credential_sagemaker.credential.prompt import sanitize
 from git_credential_sagemaker.credential.settings import Settings, parse_timeout
+from git_credential_sagemaker.credential.store import Entry
 from git_credential_sagemaker.errors import PromptError, SetupError, UserError
 
 PROG = paths.APP
@@ -59,22 +67,26 @@ def cmd_logout(args: argparse.Namespace) -> int:
     return 0 if removed else 1
 
 
+def _token_rows(entries: list[Entry]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = [("URL", "USERNAME", "TOKEN", "EXPIRES", "CHECKED")]
+    for e in entries:
+        user = "(none)" if e.username is None else e.username or "(empty)"
+        rows.append((sanitize(tokens.url_of(e)), sanitize(user), *tokens.describe(e)))
+    return rows
+
+
+def _print_table(rows: list[tuple[str, ...]], indent: str = "") -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print(indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     entries = unlock.open_store(_settings(args)).entries()
     if not entries:
         print("no tokens stored")
         return 0
-    rows = [("URL", "USERNAME", "STORED", "EXPIRES")]
-    for e in entries:
-        expiry = "-"
-        if e.expiry and e.expiry.isdigit():
-            expiry = time.strftime("%Y-%m-%d", time.gmtime(int(e.expiry)))
-        url = f"{e.protocol}://{e.host}" + (f"/{e.path}" if e.path is not None else "")
-        user = "(none)" if e.username is None else e.username or "(empty)"
-        rows.append((sanitize(url), sanitize(user), sanitize(e.stored), expiry))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    _print_table(_token_rows(entries))
     return 0
 
 
@@ -84,11 +96,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     reply = _agent_call(conf, "status")
     info: dict[str, str] = {}
     if reply is not None and reply[0] == agentclient.OK:
-        info = dict(
-            line.split("=", 1)
-            for line in reply[1].decode(errors="replace").splitlines()
-            if "=" in line
-        )
+        lines = reply[1].decode(errors="replace").splitlines()
+        info = dict(line.split("=", 1) for line in lines if "=" in line)
     if info.get("pid"):
         expires = info.get("expires", "never")
         until = (
@@ -104,7 +113,34 @@ def cmd_status(args: argparse.Namespace) -> int:
         "git:      "
         + ("uses this helper" if configured else f"not configured; run: {PROG} setup --no-repo")
     )
+    entries = unlock.open_store(conf).entries()
+    print(f"tokens:   {len(entries) or 'none stored'}")
+    if entries:
+        _print_table(_token_rows(entries), indent="  ")
     return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Ask GitHub again about each stored token: revoked, expiring, or too broad."""
+    conf = _settings(args)
+    store = unlock.open_store(conf)
+    findings, blocked = tokens.recheck(conf, store, args.host, may_prompt=True)
+    if blocked:
+        raise PromptError(blocked)
+    if not findings:
+        print("no GitHub tokens stored" + (f" for {sanitize(args.host)}" if args.host else ""))
+        return 0
+    problems = 0
+    for finding in findings:
+        result = finding.check
+        said = result.describe() if result is not None else "not checked"
+        if result is not None and result.status == "not checked" and result.reason:
+            said += f" ({result.reason})"
+        print(f"{sanitize(tokens.url_of(finding.entry))}: {sanitize(said)}")
+        for line in finding.problems:
+            print(f"    {line}")
+        problems += len(finding.problems)
+    return 1 if problems else 0
 
 
 def cmd_lock(args: argparse.Namespace) -> int:
@@ -220,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("list", cmd_list, "list stored tokens (never the secrets); works while locked")
     add("status", cmd_status, "store path, locked or unlocked, and whether git uses the helper")
+    check = add("check", cmd_check, "ask GitHub again about each stored token's scopes and expiry")
+    check.add_argument("host", nargs="?", metavar="HOST", help="only the tokens for this host")
     add("lock", cmd_lock, "forget the key now")
     unlock_cmd = add("unlock", cmd_unlock, "enter the passphrase now")
     unlock_cmd.add_argument(

@@ -1,6 +1,7 @@
 """Logging in and out: what `login`, `logout` and the notebook's login() share.
 
-    URL or host --target()--> protocol/host --ask username, token--> store.put --> agent
+    URL or host --target()--> protocol/host --ask username, token--> GitHub's check
+                --> store.put (with the token's kind, scopes, expiry) --> agent
     URL or host --target()--> every matching entry removed (needs no passphrase)
 
 How to ask is injected (terminal prompts for the CLI, getpass/input in a notebook), so
@@ -13,7 +14,7 @@ import calendar
 import datetime as dt
 from typing import Callable, NamedTuple, Optional
 
-from git_credential_sagemaker.credential import hosts, operations, unlock
+from git_credential_sagemaker.credential import github, hosts, operations, unlock
 from git_credential_sagemaker.credential.prompt import sanitize
 from git_credential_sagemaker.credential.settings import Settings
 from git_credential_sagemaker.credential.store import Entry, Store
@@ -94,15 +95,25 @@ def login(
     token = ask_secret(f"Token for {sanitize(user)}@{sanitize(where.host)}: ")
     if not token:
         raise UsageError("no token given; nothing was stored")
+    result = github.check_for(where.protocol, where.host, token)
+    if result is not None and result.status == github.REJECTED:
+        raise UsageError(github.rejected_line(sanitize(where.host)))
     secrets = {"password": token}
     if expiry:
         secrets["password_expiry_utc"] = expiry
+    elif result is not None and result.expiry is not None:
+        secrets["password_expiry_utc"] = str(result.expiry)
     unlock.unlock_and_remember(
         conf, store, say=lambda line: say(f"git-credential-sagemaker: {line}")
     )
     store.put(
-        {"protocol": where.protocol, "host": where.host, "path": None, "username": user}, secrets
+        {"protocol": where.protocol, "host": where.host, "path": None, "username": user},
+        secrets,
+        None if result is None else result.to_meta(),
     )
+    if result is not None:
+        for line in github.warnings(result, sanitize(where.host)):
+            say(f"git-credential-sagemaker: {line}")
     return f"{where.where} for {sanitize(user)}"
 
 

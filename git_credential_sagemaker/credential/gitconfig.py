@@ -67,6 +67,15 @@ def get(key: str, where: Where = (), cwd: Optional[str] = None) -> Optional[str]
     return values[-1] if values else None
 
 
+def get_urlmatch(key: str, url: str, cwd: Optional[str] = None) -> Optional[str]:
+    """`key` for `url` by git's urlmatch rules (credential.<url>.name), or None when unset."""
+    done = _git_config(["--get-urlmatch", key, url], cwd)
+    if done.returncode != 0:
+        return None
+    lines = done.stdout.decode("utf-8", "replace").splitlines()
+    return lines[-1] if lines else None
+
+
 def scope_of(key: str, cwd: Optional[str] = None) -> Optional[str]:
     """Where git found `key` ("local", "global", ...), or None when it is unset."""
     done = _git_config(["--show-scope", "--get", key], cwd)

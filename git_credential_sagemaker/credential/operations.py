@@ -57,9 +57,9 @@ def storable(request: Request) -> bool:
     )
 
 
-def store(request: Request, keyring: Store) -> None:
+def store(request: Request, keyring: Store, check: Optional[str] = None) -> None:
     if storable(request):
-        keyring.put(dict(zip(protocol.KEY_FIELDS, request.key)), request.secrets)
+        keyring.put(dict(zip(protocol.KEY_FIELDS, request.key)), request.secrets, check)
 
 
 def erase(request: Request, keyring: Store) -> int:

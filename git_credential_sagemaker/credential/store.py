@@ -65,6 +65,7 @@ class Entry:
     expiry: Optional[str]
     section: str
     option: str
+    check: Optional[str] = None  # what GitHub said of the token (github.Check.to_meta)
 
     @property
     def key(self) -> dict[str, Optional[str]]:
@@ -186,6 +187,7 @@ class Store:
                         expiry=meta.get("expiry"),
                         section=section,
                         option=option,
+                        check=meta.get("check"),
                     )
                 )
         return found
@@ -316,42 +318,63 @@ class Store:
         parser.set(SETTINGS, CHECK_OPTION, base64.b64encode(check).decode())
         return parser
 
-    def _holds(
-        self,
-        parser: configparser.RawConfigParser,
-        section: str,
-        option: str,
-        key: bytes,
-        plain: bytes,
-    ) -> bool:
-        """Whether the entry already holds exactly these secrets."""
+    def _current(
+        self, parser: configparser.RawConfigParser, section: str, option: str, key: bytes
+    ) -> Optional[tuple[dict[str, str], dict[str, str]]]:
+        """(secrets, meta) of an entry that opens with `key`, else None."""
         try:
             meta_json = parser.get(section, option + ".meta")
             sealed = base64.b64decode(parser.get(section, option))
-            current = crypto.unseal(key, sealed, self._aad(section, option, meta_json))
-        except (configparser.Error, binascii.Error, crypto.AuthenticationError):
-            return False
-        return current == plain
+            plain = crypto.unseal(key, sealed, self._aad(section, option, meta_json))
+            secrets, meta = json.loads(plain), json.loads(meta_json)
+        except (configparser.Error, binascii.Error, crypto.AuthenticationError, ValueError):
+            return None
+        if not isinstance(secrets, dict) or not isinstance(meta, dict):
+            return None
+        return {str(k): str(v) for k, v in secrets.items()}, meta
 
-    def put(self, key_fields: Mapping[str, Optional[str]], secrets: Mapping[str, str]) -> None:
-        """Store one credential, replacing the one with the same protocol/host/path/username."""
+    def put(
+        self,
+        key_fields: Mapping[str, Optional[str]],
+        secrets: Mapping[str, str],
+        check: Optional[str] = None,
+    ) -> None:
+        """Store one credential, replacing the one with the same protocol/host/path/username.
+
+        A store of the same token keeps what is already known of it: the expiry (git before
+        2.41 never sends it back) and GitHub's check, unless new ones are given. An unchanged
+        entry is not rewritten: git stores after every successful push.
+        """
         protocol, host = key_fields["protocol"], key_fields["host"]
         if not protocol or not host:
             raise StoreError("a credential needs a protocol and a host")
         section = escape(service_name(protocol, host, key_fields.get("path")))
         option = option_name(key_fields.get("username"))
-        meta: dict[str, str] = {k: v for k, v in key_fields.items() if v is not None}
-        meta["stored"] = _now()
-        if secrets.get("password_expiry_utc"):
-            meta["expiry"] = secrets["password_expiry_utc"]
-        meta_json = json.dumps(meta, sort_keys=True)
 
         def change(parser: configparser.RawConfigParser, key: bytes) -> bool:
-            plain = json.dumps(dict(secrets), sort_keys=True).encode()
-            if parser.has_option(section, option) and self._holds(
-                parser, section, option, key, plain
-            ):
-                return False  # git stores after every successful push: skip the rewrite
+            wanted = dict(secrets)
+            new_check = check
+            stored = _now()
+            current = None
+            if parser.has_option(section, option):
+                current = self._current(parser, section, option, key)
+            if current is not None and current[0].get("password") == wanted.get("password"):
+                old_secrets, old_meta = current
+                if "password_expiry_utc" in old_secrets:
+                    wanted.setdefault("password_expiry_utc", old_secrets["password_expiry_utc"])
+                if new_check is None:
+                    new_check = old_meta.get("check")
+                stored = str(old_meta.get("stored") or stored)
+                if wanted == old_secrets and new_check == old_meta.get("check"):
+                    return False
+            meta: dict[str, str] = {k: v for k, v in key_fields.items() if v is not None}
+            meta["stored"] = stored
+            if wanted.get("password_expiry_utc"):
+                meta["expiry"] = wanted["password_expiry_utc"]
+            if new_check is not None:
+                meta["check"] = new_check
+            meta_json = json.dumps(meta, sort_keys=True)
+            plain = json.dumps(wanted, sort_keys=True).encode()
             sealed = crypto.seal(key, plain, self._aad(section, option, meta_json))
             if not parser.has_section(section):
                 parser.add_section(section)

@@ -14,8 +14,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Optional
 
-from git_credential_sagemaker.credential import gitconfig, paths
+from git_credential_sagemaker.credential import gitconfig, paths, tokens, unlock
 from git_credential_sagemaker.credential.files import ensure_private_dir
+from git_credential_sagemaker.credential.settings import Settings
 from git_credential_sagemaker.errors import UserError
 from git_credential_sagemaker.provision import gitsetup, lifecycle, wheelhouse
 from git_credential_sagemaker.provision.machine import Machine
@@ -75,8 +76,27 @@ def machine_problems(env: Mapping[str, str], machine: Machine) -> Iterator[Probl
             )
 
 
+def token_problems(env: Mapping[str, str]) -> Iterator[Problem]:
+    """Each stored GitHub token asked about again: revoked, expiring, or too broad."""
+    conf = Settings.load(env, gitconfig.read_all())
+    store = unlock.open_store(conf)
+    try:
+        findings, blocked = tokens.recheck(conf, store, may_prompt=False)
+    except UserError as exc:
+        yield f"the stored tokens could not be checked: {exc}", f"{PROG} check"
+        return
+    for finding in findings:
+        for line in finding.problems:
+            problem, _, fix = line.partition("; fix: ")
+            yield problem, fix or f"{PROG} check"
+    if blocked:
+        problem, _, fix = blocked.partition("; run: ")
+        yield problem, fix or f"{PROG} unlock"
+
+
 def diagnose(env: Mapping[str, str], repo: Optional[Path]) -> list[Problem]:
     problems = list(machine_problems(env, Machine.detect(env)))
+    problems += token_problems(env)
     if repo is not None:
         from git_credential_sagemaker.provision.repo import repo_problems
 
