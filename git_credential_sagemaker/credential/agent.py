@@ -1,11 +1,16 @@
 """The unlock agent: keeps the derived key in memory so later git calls need no passphrase.
 
     unlock --key over a pipe--> agent (detached) <--unix socket, same uid only-- helper
+    accept loop --one thread per client (bounded)--> read (deadline) --> handle --> reply
 
 The key reaches the agent through its stdin pipe: never argv, the environment or disk.
 The agent detaches fully (new session, every inherited fd closed), or `git credential
 fill` would wait forever for EOF on a pipe it kept open. It lives until the machine stops,
 `lock`, or its --timeout. Its socket lives in the runtime dir, never on the volume.
+
+Whatever one client sends (garbage, too much, nothing at all) costs that client an error
+line or its connection, never the agent: clients are served concurrently, each has a few
+seconds to send its request, and store operations take turns under one lock.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,11 +31,21 @@ from typing import Optional
 
 from git_credential_sagemaker.credential import agentclient, crypto, operations, protocol
 from git_credential_sagemaker.credential.files import ensure_private_dir
+from git_credential_sagemaker.credential.settings import parse_timeout
 from git_credential_sagemaker.credential.store import Store
-from git_credential_sagemaker.errors import StoreError
+from git_credential_sagemaker.errors import StoreError, UserError
 
-MAX_MESSAGE = 1 << 20
+# A request is git's (at most 1 MiB) plus the op and the store's path.
+MAX_MESSAGE = protocol.MAX_REQUEST + 8192
 START_TIMEOUT = 15.0
+# The helper sends its whole request at once; a client still silent after this is dropped.
+READ_DEADLINE = 5.0
+REPLY_DEADLINE = 5.0
+# Clients served at once; more are dropped (the helper then opens the store itself).
+MAX_CLIENTS = 32
+# The accept loop wakes at least this often, so a missed wake-up cannot keep the key alive.
+WAKE_INTERVAL = 60.0
+OPS = ("get", "store", "erase", "lock", "status")
 
 
 def peer_allowed(peer_uid: int, own_uid: int) -> bool:
@@ -42,14 +58,31 @@ def peer_uid(conn: socket.socket) -> int:
     return int(struct.unpack("3i", creds)[1])
 
 
-def _read_all(conn: socket.socket) -> bytes:
-    chunks, size = [], 0
-    while chunk := conn.recv(65536):
+class TooLarge(Exception):
+    """A client sent more than any real request holds."""
+
+
+def read_request(conn: socket.socket, deadline: float) -> bytes:
+    """Everything the client sends until it shuts down writing, by `deadline` (monotonic)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the client sent no complete request in time")
+        conn.settimeout(remaining)
+        chunk = conn.recv(65536)
+        if not chunk:
+            return b"".join(chunks)
         chunks.append(chunk)
         size += len(chunk)
         if size > MAX_MESSAGE:
-            raise OSError("message too large")
-    return b"".join(chunks)
+            raise TooLarge
+
+
+def _error(text: str) -> bytes:
+    line = (text.splitlines() or ["unknown error"])[0]
+    return agentclient.ERROR + b"\n" + line.encode(errors="replace")
 
 
 class Agent:
@@ -61,56 +94,115 @@ class Agent:
         self.started = time.time()
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self.expires = None if timeout is None else self.started + timeout
+        self.store_lock = threading.Lock()  # one store operation at a time
+        self.stopping = threading.Event()
+        self.slots = threading.BoundedSemaphore(MAX_CLIENTS)
+        self.address = ""
 
     def handle(self, message: bytes) -> tuple[bytes, bool]:
-        """(reply, keep serving)."""
+        """(reply, keep serving). Never raises: any failure is a one-line ERROR reply."""
+        try:
+            return self._handle(message)
+        except UserError as exc:
+            return _error(str(exc) or type(exc).__name__), True
+        except Exception as exc:  # one bad request must not end the agent
+            # Only the type: an unexpected message could quote a secret.
+            return _error(
+                f"the unlock agent could not handle this request ({type(exc).__name__})"
+            ), True
+
+    def _handle(self, message: bytes) -> tuple[bytes, bool]:
         op_b, _, rest = message.partition(b"\n")
         store_b, _, payload = rest.partition(b"\n")
         if store_b.decode(errors="replace") != str(self.store_dir):
-            return agentclient.ERROR + b"\nthis agent serves another store", True
+            return _error("this agent serves another store"), True
         op = op_b.decode(errors="replace")
+        if op not in OPS:
+            return _error(f"the unlock agent knows no operation {op[:40]!r}"), True
         if op == "lock":
             return agentclient.OK + b"\n", False
         if op == "status":
             expires = "never" if self.expires is None else f"{self.expires:.0f}"
             body = f"pid={os.getpid()}\nstarted={self.started:.0f}\nexpires={expires}\n"
             return agentclient.OK + b"\n" + body.encode(), True
-        try:
-            request = protocol.parse(payload)
+        request = protocol.parse(payload)
+        with self.store_lock:
             if op == "get":
                 if operations.find(request, self.store) is None:
                     return agentclient.NOMATCH + b"\n", True
                 return agentclient.OK + b"\n" + operations.get(request, self.store), True
             if op == "store":
                 operations.store(request, self.store)
-            elif op == "erase":
+            else:
                 operations.erase(request, self.store)
-            return agentclient.OK + b"\n", True
-        except (protocol.ProtocolError, StoreError) as exc:
-            return agentclient.ERROR + b"\n" + str(exc).encode(), True
+        return agentclient.OK + b"\n", True
+
+    def serve_client(self, conn: socket.socket) -> None:
+        """One client, start to finish, on its own thread; nothing it does escapes."""
+        keep = True
+        try:
+            with conn:
+                try:
+                    message = read_request(conn, time.monotonic() + READ_DEADLINE)
+                except TooLarge:
+                    reply = _error("request larger than 1 MiB")
+                except OSError:
+                    return  # silent past its deadline, or gone: drop it
+                else:
+                    reply, keep = self.handle(message)
+                with contextlib.suppress(OSError):
+                    conn.settimeout(REPLY_DEADLINE)
+                    conn.sendall(reply)
+        finally:
+            self.slots.release()
+            if not keep:
+                self.stop()
+
+    def stop(self) -> None:
+        """Ask the accept loop to end, waking it with a connection of our own."""
+        self.stopping.set()
+        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as wake:
+            wake.settimeout(REPLY_DEADLINE)
+            wake.connect(self.address)
 
     def serve(self, listener: socket.socket) -> None:
+        """Accept until `lock` or the deadline; returns between store operations, never inside one.
+
+        On return the store lock is held for good: the caller is about to exit.
+        """
         own = os.getuid()
-        while True:
+        self.address = listener.getsockname()
+        while not self.stopping.is_set():
             remaining = None if self.deadline is None else self.deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
-                return
-            listener.settimeout(remaining)
+                break
+            listener.settimeout(
+                WAKE_INTERVAL if remaining is None else min(remaining, WAKE_INTERVAL)
+            )
             try:
                 conn, _ = listener.accept()
             except socket.timeout:
-                return
-            with conn:
-                try:
-                    if not peer_allowed(peer_uid(conn), own):
-                        continue
-                    conn.settimeout(10)
-                    reply, keep = self.handle(_read_all(conn))
-                    conn.sendall(reply)
-                except OSError:
-                    continue
-            if not keep:
-                return
+                continue
+            except OSError:
+                time.sleep(0.1)  # e.g. out of file descriptors: let clients finish
+                continue
+            self._dispatch(conn, own)
+        self.store_lock.acquire()
+
+    def _dispatch(self, conn: socket.socket, own: int) -> None:
+        """Hand a same-uid client to a thread of its own; drop anyone else."""
+        try:
+            allowed = not self.stopping.is_set() and peer_allowed(peer_uid(conn), own)
+        except OSError:
+            allowed = False
+        if not allowed or not self.slots.acquire(blocking=False):
+            conn.close()
+            return
+        try:
+            threading.Thread(target=self.serve_client, args=(conn,), daemon=True).start()
+        except RuntimeError:  # no thread to be had: drop this client, keep serving
+            self.slots.release()
+            conn.close()
 
 
 def listen(path: str) -> socket.socket:
@@ -192,8 +284,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     parser.add_argument("--store", required=True)
     parser.add_argument("--socket", required=True)
-    parser.add_argument("--timeout", type=float)
+    parser.add_argument("--timeout", metavar="SECONDS")
     args = parser.parse_args(argv)
+    try:
+        timeout = None if args.timeout is None else parse_timeout(args.timeout)
+    except UserError as exc:
+        print(f"agent: {exc}", file=sys.stderr)
+        return 2
     key = sys.stdin.buffer.read(crypto.KEY_BYTES + 1)
     if len(key) != crypto.KEY_BYTES:
         print("agent: expected a key on stdin", file=sys.stderr)
@@ -209,13 +306,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     _detach(listener.fileno())
     bound = os.stat(args.socket).st_ino
     try:
-        Agent(Path(args.store), key, args.timeout).serve(listener)
+        Agent(Path(args.store), key, timeout).serve(listener)
     finally:
         listener.close()
         with contextlib.suppress(OSError):
             if os.stat(args.socket).st_ino == bound:
                 os.unlink(args.socket)
-    os._exit(0)
+        os._exit(0)  # also ends client threads still waiting on a silent client
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ from git_credential_sagemaker.errors import StoreError
 
 def expired(expiry: Optional[str], now: Optional[float] = None) -> bool:
     """Whether a password_expiry_utc value (epoch seconds) is in the past."""
-    if not expiry or not expiry.isdigit():
-        return False
+    if not expiry or not expiry.isdigit() or len(expiry) > 20:
+        return False  # not a time this helper wrote or git could send
     return int(expiry) <= (time.time() if now is None else now)
 
 
