@@ -7,13 +7,8 @@ third-party packages.  This module wraps ``git http-backend`` (run as CGI) in a
 
 Tokens live only in the server's in-memory ``allow`` dict: the request log and the
 auth-attempt record never contain them, and nothing is printed to stdout/stderr.
-
-Usage from a conftest::
-
-    import pytest
-    from gitserver import git_server as _git_server
-
-    git_server = pytest.fixture(_git_server)
+Every git it runs gets the tests' one isolated environment (``support.isolated_env``).
+The ``git_server`` fixture in conftest starts one for the whole session.
 """
 
 from __future__ import annotations
@@ -28,16 +23,14 @@ import subprocess
 import tempfile
 import threading
 import urllib.parse
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, NamedTuple, Optional, Union
+from typing import NamedTuple, Optional, Union
 
-if TYPE_CHECKING:
-    import pytest
+from support import isolated_env
 
-__all__ = ["AuthAttempt", "GitServer", "git_server"]
+__all__ = ["AuthAttempt", "GitServer"]
 
 #: Seconds one ``git http-backend`` CGI run may take before it is killed.
 BACKEND_TIMEOUT = 30.0
@@ -57,19 +50,6 @@ class AuthAttempt(NamedTuple):
 
     username: str
     ok: bool
-
-
-def _isolated_git_env(home: Union[str, os.PathLike[str]]) -> dict[str, str]:
-    """Environment for git subprocesses that ignores the machine's and user's config."""
-    return {
-        "PATH": os.environ.get("PATH", os.defpath),
-        "HOME": os.fspath(home),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_TERMINAL_PROMPT": "0",
-        "LC_ALL": "C",
-        "LANG": "C",
-    }
 
 
 def _http_backend() -> str:
@@ -178,7 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         owner = self.server.owner
         path, _, query = self.path.partition("?")
-        env = _isolated_git_env(owner.root)
+        env = isolated_env(owner.root, identity=False)
         env.update(
             {
                 "GATEWAY_INTERFACE": "CGI/1.1",
@@ -401,15 +381,7 @@ class GitServer:
         if bare.exists():
             raise FileExistsError(bare)
         with tempfile.TemporaryDirectory(prefix="gitserver-seed-") as tmp:
-            env = _isolated_git_env(tmp)
-            env.update(
-                {
-                    "GIT_AUTHOR_NAME": "Test Author",
-                    "GIT_AUTHOR_EMAIL": "author@example.com",
-                    "GIT_COMMITTER_NAME": "Test Author",
-                    "GIT_COMMITTER_EMAIL": "author@example.com",
-                }
-            )
+            env = isolated_env(Path(tmp))
             work = Path(tmp) / "work"
 
             def git(*args: str, cwd: Optional[Path] = None) -> None:
@@ -434,12 +406,3 @@ class GitServer:
                 shutil.rmtree(bare, ignore_errors=True)
                 raise
         return self.url(name)
-
-
-def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
-    """Fixture body: a running GitServer rooted in a fresh temp dir, stopped after use.
-
-    Wrap it in a conftest with ``pytest.fixture`` (choose the scope there).
-    """
-    with GitServer(tmp_path_factory.mktemp("gitserver")) as server:
-        yield server

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
-from usertools import User
+from support import User, git
 
 GH = "protocol=https\nhost=github.com\n"
 
 
 def git_version() -> tuple[int, ...]:
-    out = subprocess.run(["git", "version"], capture_output=True, text=True, check=True).stdout
+    out = git("version", check=True).stdout.decode()
     return tuple(int(p) for p in out.split()[2].split(".")[:2])
 
 
@@ -213,7 +211,7 @@ def test_login_records_the_expiry_and_list_shows_it_without_secrets(user: User) 
             "2031-01-31",
         ],
         env=env,
-    )  # type: ignore[arg-type]
+    )
     assert done.returncode == 0, done.stderr
     listed = user.run(["git-credential-sagemaker", "list"]).stdout.decode()
     assert "https://github.com" in listed and "alice" in listed and "2031-01-31" in listed

@@ -8,14 +8,11 @@ stdin channel (the notebook's input box), which this test answers like a fronten
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-import os
 import queue
 import re
 import secrets
-import signal
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -25,7 +22,7 @@ import pytest
 from gitserver import GitServer
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
-from usertools import User
+from support import User, merged
 
 KERNEL_START_TIMEOUT = 60.0
 CELL_TIMEOUT = 30.0
@@ -171,51 +168,24 @@ class Notebook:
 
 def kernel_env(user: User) -> dict[str, str]:
     """The user's env as a notebook server would pass it: no passphrase, prompts allowed."""
-    env = {
-        k: v
-        for k, v in user.env.items()
-        if k not in ("GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE", "GIT_TERMINAL_PROMPT")
-    }
-    env["IPYTHONDIR"] = str(user.root / "ipython")
-    return env
-
-
-def agent_pids(user: User) -> list[int]:
-    """Unlock agents whose socket is in this user's runtime dir."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if (
-            b"git_credential_sagemaker.credential.agent" in cmdline
-            and str(user.runtime).encode() in cmdline
-        ):
-            found.append(int(proc.name))
-    return found
+    return merged(
+        user.env,
+        {
+            "GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": None,
+            "GIT_TERMINAL_PROMPT": None,
+            "IPYTHONDIR": str(user.root / "ipython"),
+        },
+    )
 
 
 def agents_gone(user: User, timeout: float = 5.0) -> bool:
     """Whether every agent of this user has exited within `timeout` (exit follows its reply)."""
     deadline = time.monotonic() + timeout
-    while agent_pids(user):
+    while user.agent_pids():
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
     return True
-
-
-def stop_agents(user: User) -> None:
-    """`git-credential-sagemaker lock`, then end any agent of this user that is left."""
-    user.run(["git-credential-sagemaker", "lock"], timeout=30)
-    if agents_gone(user):
-        return
-    for pid in agent_pids(user):
-        with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGTERM)
 
 
 def processes_showing(secret: bytes) -> list[str]:
@@ -260,7 +230,6 @@ def notebook(user: User, git_server: GitServer) -> Iterator[Notebook]:
         if kc is not None:
             kc.stop_channels()
         km.shutdown_kernel(now=True)
-        stop_agents(user)
 
 
 def assert_no_hang(cell: Cell) -> None:
@@ -343,7 +312,7 @@ def test_login_in_a_cell_asks_through_the_notebook_then_push_needs_no_prompt(
     for path in stored:
         assert secret not in path.read_bytes(), path
         assert NOTEBOOK_PASSPHRASE.encode() not in path.read_bytes(), path
-    assert agent_pids(notebook.user), "login() should leave the keyring unlocked"
+    assert notebook.user.agent_pids(), "login() should leave the keyring unlocked"
     assert processes_showing(secret) == []
 
 

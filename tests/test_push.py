@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 
 from gitserver import GitServer
-from usertools import PASSPHRASE, Askpass, User
+from support import PASSPHRASE, Askpass, User
 
 
 def commit(user: User, work: Path, name: str) -> None:

@@ -1,15 +1,14 @@
 """repo_setup: one repository set up for the notebook hooks, with real git and real pre-commit.
 
-Every test runs in its own temp HOME with an empty global git config and no system config, so
-the machine's settings never leak in; pre-commit's cache is a temp folder too.
+setup_repo runs in this process, so each test gives the process the tests' one isolated
+environment (support.isolated_env: its own HOME and git config, no system config), and
+pre-commit's cache is a temp folder too.
 """
 
 from __future__ import annotations
 
 import difflib
-import os
 import re
-import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +18,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from ruamel.yaml import YAML
+from support import git, isolated_env, output, use_env
 
 from git_credential_sagemaker.errors import SetupError
 from git_credential_sagemaker.provision.precommit_config import LOCAL_HOOKS
@@ -29,54 +29,33 @@ from git_credential_sagemaker.provision.repo import (
     setup_repo,
 )
 
-BIN = Path(sys.executable).parent
 WORKTREE = Path(__file__).resolve().parents[1]
 OUR_IDS = ["notebooks-to-py", "py-to-notebooks"]
 
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """setup_repo runs in this process: it and the git it starts see only the isolated env."""
     home = tmp_path / "home"
     home.mkdir()
     (home / ".gitconfig").write_text(
         "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
     )
-    for name in list(os.environ):
-        if name.startswith(("GIT_", "PRE_COMMIT")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
-    monkeypatch.setenv("PRE_COMMIT_HOME", str(tmp_path / "pre-commit-home"))
-    monkeypatch.setenv("PATH", f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "SageMaker User")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "user@example.com")
-
-
-def run(args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        args, cwd=cwd, capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"{args} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
-    return proc
-
-
-def git(repo: Path, *args: str) -> str:
-    return run(["git", *args], repo).stdout
+    env = isolated_env(home)
+    env["PRE_COMMIT_HOME"] = str(tmp_path / "pre-commit-home")
+    use_env(monkeypatch, env)
 
 
 def make_repo(path: Path, files: Mapping[str, str | bytes] | None = None) -> Path:
     """A repo with one commit holding README.md and the given files."""
     path.mkdir(parents=True)
-    git(path, "init", "-q")
+    git("init", "-q", cwd=path, check=True)
     for rel, content in {"README.md": "analysis\n", **(files or {})}.items():
         (path / rel).parent.mkdir(parents=True, exist_ok=True)
         data = content.encode() if isinstance(content, str) else content
         (path / rel).write_bytes(data)
-    git(path, "add", "-A")
-    git(path, "commit", "-q", "-m", "Start")
+    git("add", "-A", cwd=path, check=True)
+    git("commit", "-q", "-m", "Start", cwd=path, check=True)
     return path
 
 
@@ -134,7 +113,7 @@ def test_setup_twice_changes_nothing_the_second_time(tmp_path: Path) -> None:
     assert installed_hooks(repo) == list(HOOK_TYPES)
     assert (repo / ".gitignore").read_text() == "*.ipynb\n.ipynb_checkpoints/\n"
     assert 'formats = "ipynb,py:percent"' in (repo / "jupytext.toml").read_text()
-    assert git(repo, "diff", "--cached", "--name-only").split() == [
+    assert output("git", "diff", "--cached", "--name-only", cwd=repo).split() == [
         ".gitignore",
         ".pre-commit-config.yaml",
         "jupytext.toml",
@@ -218,7 +197,9 @@ def test_existing_config_keeps_its_hooks_and_comments(tmp_path: Path, style: str
         k: v for k, v in old.items() if k != "repos"
     }
     assert new["repos"][-1] == {"repo": "local", "hooks": list(LOCAL_HOOKS)}
-    run([sys.executable, "-m", "pre_commit", "validate-config", ".pre-commit-config.yaml"], repo)
+    output(
+        sys.executable, "-m", "pre_commit", "validate-config", ".pre-commit-config.yaml", cwd=repo
+    )
     assert setup_repo(repo) == []
 
 
@@ -239,9 +220,13 @@ def test_migrate_three_tracked_notebooks(tmp_path: Path) -> None:
 
     pys = ["a.py", "c d.py", "sub/b.py"]
     assert [
-        p for p in git(repo, "ls-files", "-z").split("\0") if p.endswith((".py", ".ipynb"))
+        p
+        for p in output("git", "ls-files", "-z", cwd=repo).split("\0")
+        if p.endswith((".py", ".ipynb"))
     ] == [*pys, "train.py"]
-    status = git(repo, "diff", "--cached", "--no-renames", "--name-status", "-z").split("\0")
+    status = output(
+        "git", "diff", "--cached", "--no-renames", "--name-status", "-z", cwd=repo
+    ).split("\0")
     pairs = set(zip(status[0::2], status[1::2]))
     assert {("D", nb) for nb in NOTEBOOKS} | {("A", py) for py in pys} <= pairs
     assert {path for _, path in pairs} == {
@@ -258,13 +243,13 @@ def test_migrate_three_tracked_notebooks(tmp_path: Path) -> None:
         "df = pd.DataFrame()",
     ]
 
-    commit = run(["git", "commit", "-m", "Commit scripts, not notebooks"], repo)
-    said = commit.stdout + commit.stderr  # git hands hook output to stderr
+    commit = git("commit", "-m", "Commit scripts, not notebooks", cwd=repo, check=True)
+    said = (commit.stdout + commit.stderr).decode()  # git hands hook output to stderr
     assert re.search(r"notebooks to \.py scripts\.+Passed", said)
-    tree = git(repo, "ls-tree", "-r", "--name-only", "HEAD").splitlines()
+    tree = output("git", "ls-tree", "-r", "--name-only", "HEAD", cwd=repo).splitlines()
     assert not [p for p in tree if p.endswith(".ipynb")]
     assert set(pys) <= set(tree)
-    assert git(repo, "status", "--porcelain") == ""
+    assert output("git", "status", "--porcelain", cwd=repo) == ""
     assert setup_repo(repo, migrate=True) == []
 
 
@@ -273,7 +258,7 @@ def test_tracked_notebooks_without_migrate_are_only_reported(tmp_path: Path) -> 
     changes = whats(setup_repo(repo))
     assert changes[-1].startswith("nothing done yet for the 3 tracked notebook(s)")
     assert "rerun with --migrate" in changes[-1]
-    tracked = git(repo, "ls-files", "-z", "--", "*.ipynb").split("\0")[:-1]
+    tracked = output("git", "ls-files", "-z", "--", "*.ipynb", cwd=repo).split("\0")[:-1]
     assert sorted(tracked) == sorted(NOTEBOOKS)
     assert not (repo / "a.py").exists()
 
@@ -291,8 +276,8 @@ def clone_of_migrated(tmp_path: Path) -> Path:
     """A fresh clone of a repo whose commits hold jupytext scripts and a plain module only."""
     origin = make_repo(tmp_path / "origin", {**NOTEBOOKS, "train.py": "print('train')\n"})
     setup_repo(origin, migrate=True)
-    git(origin, "commit", "-q", "-m", "Scripts only")
-    git(tmp_path, "clone", "-q", str(origin), "clone")
+    git("commit", "-q", "-m", "Scripts only", cwd=origin, check=True)
+    git("clone", "-q", str(origin), "clone", cwd=tmp_path, check=True)
     return tmp_path / "clone"
 
 
@@ -309,7 +294,7 @@ def test_fresh_clone_builds_the_notebooks(tmp_path: Path) -> None:
     for nb, data in NOTEBOOKS.items():
         assert code_of((clone / nb).read_text(), "ipynb") == code_of(data.decode(), "ipynb")
     assert not (clone / "train.ipynb").exists()  # a plain module is no notebook
-    assert git(clone, "status", "--porcelain") == ""
+    assert output("git", "status", "--porcelain", cwd=clone) == ""
     assert setup_repo(clone) == []
 
 
@@ -338,9 +323,9 @@ def test_dry_run_writes_nothing_and_says_what_the_run_does(tmp_path: Path, scena
 def test_repo_problems_names_each_fix(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
-    git(repo, "init", "-q")
+    git("init", "-q", cwd=repo, check=True)
     (repo / "a.ipynb").write_bytes(NOTEBOOKS["a.ipynb"])
-    git(repo, "add", "a.ipynb")
+    git("add", "a.ipynb", cwd=repo, check=True)
     problems = repo_problems(repo)
     setup = f"git-credential-sagemaker setup --repo {repo}"
     cd = f"cd {repo} && "
@@ -359,7 +344,7 @@ def test_repo_problems_names_each_fix(tmp_path: Path) -> None:
     ]
     for _, fix in problems:  # the shell fixes work as printed; setup's are tested above
         if fix.startswith("cd "):
-            run(["sh", "-c", fix], tmp_path)
+            output("sh", "-c", fix, cwd=tmp_path)
     assert [fix for _, fix in repo_problems(repo)] == [setup, f"{setup} --migrate"]
     setup_repo(repo, migrate=True)
     assert repo_problems(repo) == []
@@ -410,7 +395,7 @@ def test_an_existing_jupytext_config_is_kept(tmp_path: Path, name: str, text: st
 
 def test_core_hooks_path_is_refused_before_any_change(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
-    git(repo, "config", "core.hooksPath", "my-hooks")
+    git("config", "core.hooksPath", "my-hooks", cwd=repo, check=True)
     unset = "git config --local --unset-all core.hooksPath"
     before = snapshot(repo)
     with pytest.raises(SetupError, match=re.escape(unset)):
@@ -435,7 +420,7 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
 def test_migrate_refuses_to_drop_staged_notebook_edits(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", {"a.ipynb": NOTEBOOKS["a.ipynb"]})
     (repo / "a.ipynb").write_bytes(notebook_bytes("staged = 1"))
-    git(repo, "add", "a.ipynb")
+    git("add", "a.ipynb", cwd=repo, check=True)
     (repo / "a.ipynb").write_bytes(notebook_bytes("in the file only = 2"))
     before = snapshot(repo)
     with pytest.raises(SetupError, match="staged content different from both"):

@@ -14,7 +14,7 @@ import nbformat
 import pexpect
 import pytest
 from gitserver import GitServer
-from usertools import BIN, User
+from support import BIN, User, isolated_env
 
 PASSPHRASE = "instance passphrase 7"
 BASE_PYTHON = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
@@ -31,19 +31,9 @@ class Instance:
         self.volume.mkdir(parents=True)
         self.bin = self.root / "usr" / "local" / "bin"
         self.state = self.volume / ".git-credential-sagemaker"
-        env = user.env
-        for var in (
-            "GIT_CREDENTIAL_SAGEMAKER_DIR",
-            "GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE",
-            "GIT_TERMINAL_PROMPT",
-            "GIT_AUTHOR_NAME",
-            "GIT_AUTHOR_EMAIL",
-            "GIT_COMMITTER_NAME",
-            "GIT_COMMITTER_EMAIL",
-        ):
-            env.pop(var)
-        env["HOME"] = str(self.home)
-        env["GIT_CREDENTIAL_SAGEMAKER_ROOT"] = str(self.root)
+        # The instance's own user: no identity, passphrase or store dir set, and a terminal.
+        user.env = isolated_env(self.home, runtime=user.runtime, identity=False, may_prompt=True)
+        user.env["GIT_CREDENTIAL_SAGEMAKER_ROOT"] = str(self.root)
 
     def run(
         self, *args: str, cwd: Path | None = None, **env: str
@@ -231,10 +221,10 @@ def test_studio_needs_no_lifecycle_script(user: User) -> None:
     }
     done = user.run(
         ["git-credential-sagemaker", "setup", "--name", "A", "--email", "a@b.c"], env=env
-    )  # type: ignore[arg-type]
+    )
     assert done.returncode == 0 and b"no lifecycle script is needed" in done.stdout
     assert b"helper = sagemaker" in (user.home / ".gitconfig").read_bytes()
-    script = user.run(["git-credential-sagemaker", "lifecycle-script"], env=env)  # type: ignore[arg-type]
+    script = user.run(["git-credential-sagemaker", "lifecycle-script"], env=env)
     assert script.returncode == 1 and b"Studio" in script.stderr
 
 

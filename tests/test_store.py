@@ -6,14 +6,13 @@ import base64
 import configparser
 import os
 import stat
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from usertools import PASSPHRASE, User
+from support import PASSPHRASE, User
 
-from git_credential_sagemaker.credential import crypto, paths
+from git_credential_sagemaker.credential import crypto, paths, store
 from git_credential_sagemaker.credential.store import Store
 from git_credential_sagemaker.errors import StoreError, WrongPassphrase
 
@@ -62,11 +61,20 @@ def test_file_records_scheme_version_and_kdf(tmp_path: Path) -> None:
 def test_each_write_uses_a_fresh_nonce(tmp_path: Path) -> None:
     ring = keyring(tmp_path / "s")
     fields = {"protocol": "https", "host": "h", "path": None, "username": "u"}
-    ring.put(fields, {"password": "same"})
-    first = ring.path.read_text().split("uu = ")[1].split("\n")[0]
-    ring.put(fields, {"password": "other"})
-    ring.put(fields, {"password": "same"})
-    assert ring.path.read_text().split("uu = ")[1].split("\n")[0] != first
+
+    def nonce(section: str, option: str) -> bytes:
+        config = configparser.RawConfigParser()
+        config.optionxform = str  # type: ignore[assignment,method-assign]
+        config.read(ring.path)
+        return base64.b64decode(config.get(section, option))[: crypto.NONCE_BYTES]
+
+    nonces = []
+    for password in ("same", "other", "same"):
+        ring.put(fields, {"password": password})
+        (entry,) = ring.entries()
+        nonces.append(nonce(entry.section, entry.option))
+    nonces.append(nonce(store.SETTINGS, store.CHECK_OPTION))
+    assert len(set(nonces)) == 4, nonces
 
 
 def test_storing_the_same_token_again_does_not_rewrite_the_file(tmp_path: Path) -> None:
@@ -212,11 +220,14 @@ def test_lock_wait_is_bounded(tmp_path: Path) -> None:
             )
 
 
-def test_key_is_derived_once_per_unlock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls = []
-    real = crypto.derive_key
-    monkeypatch.setattr(crypto, "derive_key", lambda *a: calls.append(1) or real(*a))
-    ring = keyring(tmp_path / "s")
+def test_key_is_derived_once_per_unlock(tmp_path: Path) -> None:
+    calls: list[bool] = []  # each key derivation starts by asking for the passphrase
+
+    def passphrase(new: bool) -> str:
+        calls.append(new)
+        return PASSPHRASE
+
+    ring = Store(tmp_path / "s", passphrase=passphrase)
     for host in ("a", "b", "c"):
         ring.put(
             {"protocol": "https", "host": host, "path": None, "username": "u"}, {"password": "p"}
@@ -273,7 +284,7 @@ def test_store_directory_detection() -> None:
 
 def test_helper_dir_argument(user: User, tmp_path: Path) -> None:
     other = tmp_path / "other-store"
-    done = subprocess.run(
+    done = user.run(
         [
             "git",
             "-c",
@@ -284,9 +295,6 @@ def test_helper_dir_argument(user: User, tmp_path: Path) -> None:
             "approve",
         ],
         input=GH + b"username=a\npassword=p\n",
-        env=user.env,
-        capture_output=True,
-        check=False,
     )
     assert done.returncode == 0 and (other / "keyring.cfg").exists()
     assert not user.store_dir.exists()

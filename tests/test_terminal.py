@@ -8,7 +8,7 @@ from pathlib import Path
 import pexpect
 import pytest
 from gitserver import GitServer
-from usertools import User
+from support import User
 
 PASSPHRASE = "terminal passphrase 42"
 
@@ -31,8 +31,7 @@ def terminal_user(user: User, git_server: GitServer) -> tuple[User, Path, str, s
     (user.home / ".gitconfig").write_text("[credential]\n\thelper = sagemaker\n")
     for var in ("GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE", "GIT_TERMINAL_PROMPT"):
         user.env.pop(var)
-    yield user, work, name, token
-    user.run(["git-credential-sagemaker", "lock"])
+    return user, work, name, token
 
 
 def push(user: User, work: Path, change: str) -> pexpect.spawn:
@@ -100,7 +99,12 @@ def test_three_wrong_passphrases_give_an_error_and_change_nothing(
     keyring = user.store_dir / "keyring.cfg"
     before = keyring.read_bytes()
     child = pexpect.spawn(
-        "git-credential-sagemaker", ["get"], env=user.env, timeout=30, encoding="utf-8"
+        "git-credential-sagemaker",
+        ["get"],
+        cwd=str(user.root),
+        env=user.env,
+        timeout=30,
+        encoding="utf-8",
     )
     child.send("protocol=http\nhost=127.0.0.1\n")
     child.sendeof()
@@ -116,7 +120,12 @@ def test_three_wrong_passphrases_give_an_error_and_change_nothing(
 def test_prompt_text_escapes_control_characters(user: User) -> None:
     user.env.pop("GIT_TERMINAL_PROMPT")
     child = pexpect.spawn(
-        "git-credential-sagemaker", ["get"], env=user.env, timeout=30, encoding="utf-8"
+        "git-credential-sagemaker",
+        ["get"],
+        cwd=str(user.root),
+        env=user.env,
+        timeout=30,
+        encoding="utf-8",
     )
     child.send("protocol=https\nhost=evil\x1b[2J.example\n")
     child.sendeof()
