@@ -3,10 +3,8 @@ surviving whatever a client sends."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -17,24 +15,23 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from usertools import PASSPHRASE, Askpass, User
+from support import PASSPHRASE, Askpass, User
 
 from git_credential_sagemaker.credential import agent, agentclient
 
 GH = b"protocol=https\nhost=github.com\n"
 TOKEN = "ghp_agenttesttoken0123456789"
 # In an env given to User.run, None removes the variable.
-UNSET: str = None  # type: ignore[assignment]
-NOPASS = {"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": UNSET}
+NOPASS = {"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": None}
 
 
-def locked_user(user: User) -> dict[str, str]:
+def locked_user(user: User) -> dict[str, str | None]:
     """Store a token, then drop the environment passphrase: the next use must unlock."""
     assert user.helper("store", GH + f"username=alice\npassword={TOKEN}\n".encode()).returncode == 0
     askpass = Askpass(user.root, "unused", PASSPHRASE)
     return {
         **NOPASS,
-        "GIT_TERMINAL_PROMPT": UNSET,
+        "GIT_TERMINAL_PROMPT": None,
         "GIT_ASKPASS": str(askpass.program),
     }
 
@@ -49,17 +46,6 @@ def command_lines() -> dict[int, bytes]:
             except OSError:
                 continue
     return found
-
-
-def agent_pids(user: User) -> list[int]:
-    pids = []
-    for pid, cmdline in command_lines().items():
-        if (
-            b"git_credential_sagemaker.credential.agent" in cmdline
-            and str(user.store_dir).encode() in cmdline
-        ):
-            pids.append(pid)
-    return pids
 
 
 def status(user: User) -> str:
@@ -112,26 +98,8 @@ def get_answers(user: User) -> bool:
     return done.returncode == 0 and done.stdout.endswith(f"password={TOKEN}\n".encode())
 
 
-@pytest.fixture(autouse=True)
-def no_agent_outlives_its_test(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After each test: `lock` its agent, kill by pid any that did not go, drop its runtime dir."""
-    if "user" not in request.fixturenames:
-        yield
-        return
-    user: User = request.getfixturevalue("user")
-    yield
-    with contextlib.suppress(OSError):
-        agentclient.call(socket_path(user), agentclient.encode("lock", str(user.store_dir)), 5)
-    if not wait_for(lambda: not agent_pids(user), 5):
-        for pid in agent_pids(user):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: not agent_pids(user), 10)
-    shutil.rmtree(user.runtime, ignore_errors=True)
-
-
 @pytest.fixture
-def unlocked(user: User) -> Iterator[dict[str, str]]:
+def unlocked(user: User) -> Iterator[dict[str, str | None]]:
     env = locked_user(user)
     done = user.run(["git-credential-sagemaker", "unlock"], env=env)
     assert done.returncode == 0, done.stderr
@@ -145,7 +113,7 @@ def test_fill_never_hangs_on_the_agents_inherited_pipes(user: User) -> None:
     done = user.git("credential", "fill", input=GH, env=env)  # spawns the agent
     assert done.returncode == 0 and f"password={TOKEN}".encode() in done.stdout
     assert time.monotonic() - start < 10
-    assert agent_pids(user), done.stderr
+    assert user.agent_pids(), done.stderr
     # Later calls need no passphrase at all.
     again = user.git("credential", "fill", input=GH, env=NOPASS)
     assert f"password={TOKEN}".encode() in again.stdout
@@ -156,7 +124,7 @@ def test_fill_never_hangs_on_the_agents_inherited_pipes(user: User) -> None:
 def test_agent_is_a_detached_session_leader_with_no_inherited_fds(
     user: User, unlocked: dict[str, str]
 ) -> None:
-    (pid,) = agent_pids(user)
+    (pid,) = user.agent_pids()
     assert os.getsid(pid) == pid
     fds = {int(fd.name): os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
     assert all(target == "/dev/null" for fd, target in fds.items() if fd < 3)
@@ -170,9 +138,9 @@ def test_agent_exits_after_its_timeout(user: User) -> None:
     assert done.returncode == 0 and b"for 1s" in done.stdout
     assert "unlocked" in status(user)
     deadline = time.monotonic() + 10
-    while agent_pids(user) and time.monotonic() < deadline:
+    while user.agent_pids() and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not agent_pids(user)
+    assert not user.agent_pids()
     assert "locked" in status(user)
     assert not list((user.runtime / "git-credential-sagemaker").glob("*.sock"))
 
@@ -186,9 +154,9 @@ def test_timeout_from_git_config(user: User) -> None:
 
 
 def test_lock_forgets_the_key(user: User, unlocked: dict[str, str]) -> None:
-    assert agent_pids(user)
+    assert user.agent_pids()
     assert user.run(["git-credential-sagemaker", "lock"]).stdout == b"locked\n"
-    assert wait_for(lambda: not agent_pids(user))
+    assert wait_for(lambda: not user.agent_pids())
     done = user.helper("get", GH, env=NOPASS)
     assert done.stdout == b"" and b"the keyring is locked" in done.stderr
 
@@ -211,7 +179,7 @@ def test_no_key_or_token_anywhere_on_disk_argv_or_environment(
     user: User, unlocked: dict[str, str]
 ) -> None:
     assert get_answers(user)
-    (pid,) = agent_pids(user)
+    (pid,) = user.agent_pids()
     secrets = [TOKEN.encode(), PASSPHRASE.encode()]
     for root in (user.store_dir, user.runtime):
         for path in root.rglob("*"):
@@ -339,7 +307,7 @@ def test_malformed_requests_get_one_error_line_and_the_same_agent_answers_after(
     reply = send_raw(user, b"get\n" + store + b"\n" + b"x" * (2 << 20))
     assert reply is None or one_error_line(reply), reply[:200] if reply else reply
     assert get_answers(user)
-    assert agent_pid(user) == pid and agent_pids(user) == [pid]
+    assert agent_pid(user) == pid and user.agent_pids() == [pid]
 
 
 def test_a_request_that_breaks_an_operation_is_one_line_from_the_helper(
@@ -420,7 +388,7 @@ def test_lock_stops_the_agent_while_clients_say_nothing(
             sock.connect(socket_path(user))
             silent.append(sock)
         assert user.run(["git-credential-sagemaker", "lock"]).stdout == b"locked\n"
-        assert wait_for(lambda: not agent_pids(user))
+        assert wait_for(lambda: not user.agent_pids())
         for sock in silent:
             sock.settimeout(60)
             assert sock.recv(1) == b""
@@ -463,7 +431,7 @@ def test_unlock_refuses_a_timeout_that_is_not_a_sensible_number(user: User, time
     # One line says what is wrong (argparse may add its usage line before it).
     message = [x for x in done.stderr.decode().splitlines() if not x.startswith("usage:")]
     assert len(message) == 1 and "--timeout" in message[0] and timeout in message[0], message
-    assert not agent_pids(user)
+    assert not user.agent_pids()
     assert not list(user.runtime.rglob("*.sock"))
     assert "locked" in status(user) and "unlocked" not in status(user)
 
@@ -491,4 +459,4 @@ def test_the_agent_itself_refuses_a_timeout_that_is_not_a_sensible_number(
     lines = done.stderr.decode().splitlines()
     assert len(lines) == 1 and "--timeout" in lines[0], lines
     assert not path.exists()
-    assert not agent_pids(user)
+    assert not user.agent_pids()

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from usertools import PASSPHRASE, Askpass, User
+from support import PASSPHRASE, Askpass, User
 
 from git_credential_sagemaker.credential.store import Store
 
@@ -178,13 +178,13 @@ def test_another_users_runtime_directory_is_not_used(user: User, short_home: Pat
         "GIT_TERMINAL_PROMPT": None,
         "GIT_ASKPASS": askpass_for(user, PASSPHRASE),
     }
-    done = user.run(["git-credential-sagemaker", "unlock"], env=env)  # type: ignore[arg-type]
+    done = user.run(["git-credential-sagemaker", "unlock"], env=env)
     assert done.returncode == 0, done.stderr
     assert list(squatted.iterdir()) == []
     sockets = list((short_home / ".cache" / "git-credential-sagemaker-run").glob("agent-*"))
     assert len(sockets) == 1
     # The agent answers from our own directory, and nothing was written into theirs.
-    got = user.helper("get", GH, env={"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": None})  # type: ignore[dict-item]
+    got = user.helper("get", GH, env={"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": None})
     assert b"password=ghp_stored" in got.stdout
     assert list(squatted.iterdir()) == []
 
@@ -199,7 +199,7 @@ def test_a_file_replaced_while_unlocked_says_lock_then_unlock(user: User, short_
         "GIT_TERMINAL_PROMPT": None,
         "GIT_ASKPASS": askpass_for(user, PASSPHRASE),
     }
-    assert user.run(["git-credential-sagemaker", "unlock"], env=env).returncode == 0  # type: ignore[arg-type]
+    assert user.run(["git-credential-sagemaker", "unlock"], env=env).returncode == 0
     other = user.root / "other-store"
     made = user.run(
         ["git-credential-sagemaker", "--dir", str(other), "store"],
@@ -208,7 +208,7 @@ def test_a_file_replaced_while_unlocked_says_lock_then_unlock(user: User, short_
     )
     assert made.returncode == 0, made.stderr
     os.replace(other / "keyring.cfg", user.store_dir / "keyring.cfg")
-    done = user.helper("get", GH, env={"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": None})  # type: ignore[dict-item]
+    done = user.helper("get", GH, env={"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": None})
     err = one_line_error(done)
     assert "lock, then unlock" in err and "logout" not in err
     assert b"ghp_" not in done.stdout
@@ -239,7 +239,7 @@ def test_an_expired_token_is_not_stored(user: User) -> None:
     askpass = Askpass(user.root, "alice", "ghp_old")
     login = user.run(
         ["git-credential-sagemaker", "login", "--username", "alice", "--expires", "2001-01-01"],
-        env={"GIT_ASKPASS": str(askpass.program), "GIT_TERMINAL_PROMPT": None},  # type: ignore[dict-item]
+        env={"GIT_ASKPASS": str(askpass.program), "GIT_TERMINAL_PROMPT": None},
     )
     assert "in the past" in one_line_error(login)
     assert not (user.store_dir / "keyring.cfg").exists()

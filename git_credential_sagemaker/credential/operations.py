@@ -17,7 +17,7 @@ from typing import Optional
 from git_credential_sagemaker.credential import protocol
 from git_credential_sagemaker.credential.protocol import Request
 from git_credential_sagemaker.credential.store import Entry, Store
-from git_credential_sagemaker.errors import StoreError
+from git_credential_sagemaker.errors import StoreError, UsageError
 
 
 def expired(expiry: Optional[str], now: Optional[float] = None) -> bool:
@@ -58,6 +58,9 @@ def storable(request: Request) -> bool:
 
 
 def store(request: Request, keyring: Store, check: Optional[str] = None) -> None:
+    expiry = request.password_expiry_utc
+    if expiry is not None and not (expiry.isdigit() and len(expiry) <= 20):
+        raise UsageError("password_expiry_utc must be seconds since 1970; nothing was stored")
     if storable(request):
         keyring.put(dict(zip(protocol.KEY_FIELDS, request.key)), request.secrets, check)
 
