@@ -10,6 +10,9 @@ whole processes, as pre-commit would start them:
 * one `jupytext --to py:percent` process per notebook (on a sample, reported per notebook).
 
 Each figure is the median of --reps runs; edits to notebooks happen outside the timed part.
+Every process runs with the script's own git configuration (GIT_CONFIG_GLOBAL, with an
+identity; GIT_CONFIG_NOSYSTEM=1), so it runs on a fresh machine and the user's settings never
+change the figures.
 Usage: python benchmarks/bench_hooks.py [--reps 5] [--notebooks 200] [--cells 20]
 """
 
@@ -57,8 +60,19 @@ def make_notebook(index: int, cells: int, variant: int = 0) -> nbformat.Notebook
     return new_notebook(cells=content, metadata=metadata)
 
 
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+GITCONFIG = "[user]\n\tname = Benchmark\n\temail = benchmark@example.com\n"
+
+
+def isolated_env(root: Path) -> dict[str, str]:
+    """The environment for every process: a git configuration of our own, with an identity."""
+    config = root / "gitconfig"
+    config.write_text(GITCONFIG)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    return {**env, "GIT_CONFIG_GLOBAL": str(config), "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+def git(repo: Path, env: dict[str, str], *args: str) -> None:
+    subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
 
 
 def notebook_paths(repo: Path, count: int) -> list[Path]:
@@ -71,10 +85,10 @@ def write_notebooks(repo: Path, count: int, cells: int, variant: int, which: Seq
         nbformat.write(make_notebook(i, cells, variant), str(paths[i]))
 
 
-def make_repo(root: Path, count: int, cells: int) -> Path:
+def make_repo(root: Path, env: dict[str, str], count: int, cells: int) -> Path:
     repo = root / "repo"
     (repo / "notebooks").mkdir(parents=True)
-    git(repo, "init", "-q")
+    git(repo, env, "init", "-q")
     (repo / ".gitignore").write_text("*.ipynb\n")
     # jupytext's --sync needs a pairing; the hook reads the same configuration.
     (repo / "jupytext.toml").write_text('formats = "ipynb,py:percent"\n')
@@ -82,26 +96,33 @@ def make_repo(root: Path, count: int, cells: int) -> Path:
     return repo
 
 
-def timed(args: Sequence[str], cwd: Path) -> tuple[float, int]:
+def timed(args: Sequence[str], cwd: Path, env: dict[str, str]) -> tuple[float, int]:
     start = time.perf_counter()
-    proc = subprocess.run(args, cwd=cwd, capture_output=True, check=False)
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, check=False)
     return time.perf_counter() - start, proc.returncode
 
 
-def median_of(reps: int, prepare: Callable[[int], None], args: Sequence[str], cwd: Path) -> float:
+def median_of(
+    reps: int,
+    prepare: Callable[[int], None],
+    args: Sequence[str],
+    cwd: Path,
+    env: dict[str, str],
+) -> float:
     times = []
     for rep in range(reps):
         prepare(rep)
-        elapsed, _ = timed(args, cwd)
+        elapsed, _ = timed(args, cwd, env)
         times.append(elapsed)
     return statistics.median(times)
 
 
-def imports_jupytext(repo: Path) -> bool:
+def imports_jupytext(repo: Path, env: dict[str, str]) -> bool:
     code = "from git_credential_sagemaker.hooks.notebooks_to_py import main; exit(main())"
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code],
         cwd=repo,
+        env=env,
         capture_output=True,
         text=True,
         check=False,
@@ -121,51 +142,54 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        repo = make_repo(root, n, args.cells)
+        env = isolated_env(root)
+        repo = make_repo(root, env, n, args.cells)
         baseline = root / "baseline"
         shutil.copytree(repo, baseline)
         nbs = [str(p.relative_to(baseline)) for p in notebook_paths(baseline, n)]
 
         # The hook: first run converts everything, then the scripts are committed.
-        timed([HOOK], repo)
-        git(repo, "add", "-A")
-        git(repo, "commit", "-q", "-m", "scripts")
-        if timed([HOOK], repo)[1] != 0:
+        timed([HOOK], repo, env)
+        git(repo, env, "add", "-A")
+        git(repo, env, "commit", "-q", "-m", "scripts")
+        if timed([HOOK], repo, env)[1] != 0:
             raise SystemExit("the hook should pass on a committed, unchanged repo")
 
         counter = iter(range(1, 10**6))
         results: dict[str, float] = {}
         results["python -c pass"] = median_of(
-            reps * 3, nothing, [sys.executable, "-c", "pass"], repo
+            reps * 3, nothing, [sys.executable, "-c", "pass"], repo, env
         )
-        results["hook, nothing changed"] = median_of(reps * 3, nothing, [HOOK], repo)
-        jupytext_imported = imports_jupytext(repo)
+        results["hook, nothing changed"] = median_of(reps * 3, nothing, [HOOK], repo, env)
+        jupytext_imported = imports_jupytext(repo, env)
         results["hook, 1 notebook changed"] = median_of(
             reps,
             lambda rep: write_notebooks(repo, n, args.cells, next(counter), [rep % n]),
             [HOOK],
             repo,
+            env,
         )
         results[f"hook, all {n} changed"] = median_of(
             reps,
             lambda rep: write_notebooks(repo, n, args.cells, next(counter), range(n)),
             [HOOK],
             repo,
+            env,
         )
 
         # Baselines, on their own copy of the same notebooks.
-        timed([JUPYTEXT, "--sync", *nbs], baseline)  # pair once, untimed
-        git(baseline, "add", "-A")
-        git(baseline, "commit", "-q", "-m", "paired")
+        timed([JUPYTEXT, "--sync", *nbs], baseline, env)  # pair once, untimed
+        git(baseline, env, "add", "-A")
+        git(baseline, env, "commit", "-q", "-m", "paired")
         results["jupytext --pre-commit-mode --sync, nothing changed"] = median_of(
-            reps, nothing, [JUPYTEXT, "--pre-commit-mode", "--sync", *nbs], baseline
+            reps, nothing, [JUPYTEXT, "--pre-commit-mode", "--sync", *nbs], baseline, env
         )
         results["one batch jupytext --to py:percent"] = median_of(
-            reps, nothing, [JUPYTEXT, "--to", "py:percent", *nbs], baseline
+            reps, nothing, [JUPYTEXT, "--to", "py:percent", *nbs], baseline, env
         )
         per_file = []
         for nb in nbs[: args.sample]:
-            per_file.append(timed([JUPYTEXT, "--to", "py:percent", nb], baseline)[0])
+            per_file.append(timed([JUPYTEXT, "--to", "py:percent", nb], baseline, env)[0])
         results["jupytext process per file, per notebook"] = statistics.median(per_file)
 
     floor = results["python -c pass"]

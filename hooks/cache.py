@@ -11,7 +11,9 @@ of the `.py` text that notebook corresponds to. The pre-commit hook uses it in t
 
 The repository's jupytext configuration files (stat only) are part of the cache key: editing
 them makes every notebook stale (the sha of each `.py` is kept, so the hook may still rewrite
-it). A missing, unreadable or foreign cache is simply empty.
+it). A missing, unreadable or foreign cache is simply empty. It is read and written with the
+hooks' safe file functions (util), with the git dir as the root: never through a symlink that
+leads out of it, and replaced atomically.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import json
 import os
 from collections.abc import Iterator
 from typing import NamedTuple
+
+from .util import PathError, read_in_tree, write_in_tree
 
 CACHE_VERSION = 1
 CACHE_DIR = "git-credential-sagemaker"
@@ -67,6 +71,9 @@ def cache_path(git_dir: str) -> str:
     return os.path.join(git_dir, CACHE_DIR, CACHE_FILE)
 
 
+CACHE_REL = os.path.join(CACHE_DIR, CACHE_FILE)
+
+
 class SyncCache:
     """Notebook path (relative, '/'-separated) -> Entry, bound to one configuration fingerprint."""
 
@@ -78,15 +85,17 @@ class SyncCache:
     @classmethod
     def load(cls, git_dir: str, fingerprint: list[list[object]]) -> SyncCache:
         try:
-            with open(cache_path(git_dir), encoding="utf-8") as handle:
-                data = json.load(handle)
+            raw = read_in_tree(git_dir, CACHE_REL)
+            if raw is None:
+                return cls(fingerprint)
+            data = json.loads(raw.decode("utf-8"))
             if data["version"] != CACHE_VERSION:
                 return cls(fingerprint)
             entries = {nb: Entry(*fields) for nb, fields in data["notebooks"].items()}
             if data["config"] != fingerprint:
                 # Convert everything again, but remember which .py texts were ours.
                 entries = {nb: e._replace(mtime_ns=-1, size=-1) for nb, e in entries.items()}
-        except (OSError, ValueError, KeyError, TypeError):
+        except (PathError, ValueError, KeyError, TypeError):
             return cls(fingerprint)
         return cls(fingerprint, entries)
 
@@ -117,19 +126,22 @@ class SyncCache:
     def __iter__(self) -> Iterator[str]:
         return iter(self.entries)
 
-    def save(self, git_dir: str) -> None:
-        """Write atomically (rename), so a crash never leaves a half-written cache."""
+    def save(self, git_dir: str) -> str | None:
+        """Write atomically (rename), so a crash never leaves a half-written cache.
+
+        Returns None, or the one-line reason the cache could not be written (the hooks work
+        without it, only slower, so this is reported rather than raised).
+        """
         if not self.dirty:
-            return
-        path = cache_path(git_dir)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+            return None
         data = {
             "version": CACHE_VERSION,
             "config": self.fingerprint,
             "notebooks": {nb: list(entry) for nb, entry in sorted(self.entries.items())},
         }
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, separators=(",", ":"))
-        os.replace(tmp, path)
+        try:
+            write_in_tree(git_dir, CACHE_REL, json.dumps(data, separators=(",", ":")).encode())
+        except PathError as err:
+            return f"{cache_path(git_dir)} {err.reason}"
         self.dirty = False
+        return None

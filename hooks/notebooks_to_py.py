@@ -9,6 +9,11 @@ it is missing, or holds exactly what the hook last wrote or what HEAD has -> the
 The hook never edits the index: pre-commit stashes unstaged changes around hooks, so index edits
 made here could be lost or conflict. A `.py` edited by hand while its notebook changed too is
 left alone and reported as a conflict, with the two commands that resolve it either way.
+
+Files are read and written with util's `read_in_tree` / `write_in_tree`: a notebook that is a
+symlink is read only while it stays inside the work tree (so nothing from outside can reach a
+committed script), and a `.py` is never written through a symlink or outside the work tree, but
+replaced atomically. Each refusal is one error line naming the file, and the hook exits 1.
 """
 
 from __future__ import annotations
@@ -24,12 +29,15 @@ from .discover import index_status, list_notebooks
 from .util import (
     ConfigError,
     GitError,
+    PathError,
     find_repo,
     ignored_paths,
     read_blobs,
     read_bytes,
+    read_in_tree,
     sha256,
     shell_join,
+    write_in_tree,
 )
 
 if TYPE_CHECKING:
@@ -48,6 +56,7 @@ class Converted(NamedTuple):
     py: str
     text: bytes | None  # None when the notebook could not be converted
     error: str
+    refused: bool = False  # the error is a path the hooks do not read (see util)
 
 
 class Report(NamedTuple):
@@ -103,9 +112,13 @@ def convert_stale(
         if entry is not None and entry.py != py:
             cache.forget(notebook)
         try:
-            data = read_bytes(os.path.join(root, notebook))
-            if data is None:
-                continue
+            data = read_in_tree(root, notebook)
+        except PathError as err:
+            results.append(Converted(notebook, st, py, None, str(err), refused=True))
+            continue
+        if data is None:
+            continue
+        try:
             nb = load_notebook(data)
             text = notebook_to_text(nb, pairing.text_format(fmt, nb.metadata), pairing.config)
         except NotebookError as err:
@@ -118,18 +131,23 @@ def convert_stale(
 def apply(root: str, converted: list[Converted], cache: SyncCache, overwrite: set[str]) -> Report:
     """Write the `.py` files that may be written; collect conflicts and errors."""
     report = Report({}, [], [], [])
-    current = {c.py: read_bytes(os.path.join(root, c.py)) for c in converted if c.text is not None}
+    current: dict[str, bytes | None] = {}
+    for c in converted:
+        if c.text is None:
+            report.errors.append(error_message(c.notebook, c.error, c.refused))
+            continue
+        try:
+            current[c.py] = read_in_tree(root, c.py)
+        except PathError as err:
+            report.errors.append(not_written_message(c.notebook, err))
     need_head = [
         c.py
         for c in converted
-        if c.text is not None
-        and current[c.py] not in (None, c.text)
-        and cache.get(c.notebook) is None
+        if c.py in current and current[c.py] not in (None, c.text) and cache.get(c.notebook) is None
     ]
     heads = read_blobs(root, "HEAD", need_head) if need_head else {}
     for c in converted:
-        if c.text is None:
-            report.errors.append(error_message(c.notebook, c.error))
+        if c.text is None or c.py not in current:
             continue
         now = current[c.py]
         if now is not None and now != c.text:
@@ -140,10 +158,11 @@ def apply(root: str, converted: list[Converted], cache: SyncCache, overwrite: se
                 report.conflicts.append((c.notebook, c.py))
                 continue
         if now != c.text:
-            path = os.path.join(root, c.py)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "wb") as handle:
-                handle.write(c.text)
+            try:
+                write_in_tree(root, c.py, c.text)
+            except PathError as err:
+                report.errors.append(not_written_message(c.notebook, err))
+                continue
             report.wrote.append(c.py)
         cache.record(c.notebook, c.st, c.py, sha256(c.text))
         report.in_sync[c.notebook] = c.py
@@ -179,7 +198,10 @@ def private_notebooks(
     return {nb for nb, py in py_of.items() if py in hidden}
 
 
-def error_message(notebook: str, reason: str) -> str:
+def error_message(notebook: str, reason: str, refused: bool = False) -> str:
+    skip = f"skip it with `args: [--exclude, {notebook}]` in .pre-commit-config.yaml"
+    if refused:
+        return f"{NAME}: error: {reason}; make it a regular file in the repository, or {skip}"
     if reason.startswith("nbformat "):
         upgrade = (
             "import nbformat; "
@@ -188,9 +210,13 @@ def error_message(notebook: str, reason: str) -> str:
         fix = f"upgrade it: {shell_join(['python', '-c', upgrade])}"
     else:
         fix = f"repair it by hand or delete it ({shell_join(['rm', '--', notebook])})"
+    return f"{NAME}: error: {notebook}: {reason}; {fix}, or {skip}"
+
+
+def not_written_message(notebook: str, err: PathError) -> str:
     return (
-        f"{NAME}: error: {notebook}: {reason}; {fix}, "
-        f"or skip it with `args: [--exclude, {notebook}]` in .pre-commit-config.yaml"
+        f"{NAME}: error: {err}; {notebook}'s script was not written. Fix it, or skip the "
+        f"notebook with `args: [--exclude, {notebook}]` in .pre-commit-config.yaml"
     )
 
 
@@ -273,7 +299,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if stale and pairing is not None:
         report = apply(root, convert_stale(root, stale, pairing, cache), cache, overwrite)
         in_sync.update(report.in_sync)
-    cache.save(git_dir)
+    cache_problem = cache.save(git_dir)
+    if cache_problem:
+        report.errors.append(f"{NAME}: error: {cache_problem}; the hook's cache was not saved")
     status = index_status(root) if report.wrote else listing.status
     unstaged = sorted({py for py in in_sync.values() if status.unstaged(py)})
     tracked = [nb for nb in listing.notebooks if nb in listing.status.tracked]

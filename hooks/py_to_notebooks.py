@@ -11,6 +11,11 @@ A notebook is only replaced when that loses nothing: it is unchanged since it wa
 (the cache), or its inputs equal the `.py` at the old ref, or already equal the new `.py`.
 Otherwise it is left as is and the hook prints both ways to resolve it, and exits 1.
 
+Files go through util's `read_in_tree` / `write_in_tree`: a `.py` or notebook that is a symlink
+is read only while it stays inside the work tree, and a notebook is never written through a
+symlink (`a.ipynb -> /anywhere/file` in a pulled commit) or into a folder that leads outside the
+work tree, but replaced atomically. Each refusal is one error line naming the file; exit 1.
+
 Without refs it can be run by hand: `--all` for every tracked jupytext script (e.g. after a
 clone), or explicit `.py` paths; `--overwrite` replaces notebooks with local edits.
 """
@@ -28,13 +33,15 @@ from .header import has_jupytext_header
 from .util import (
     ConfigError,
     GitError,
+    PathError,
     decode,
     find_repo,
     git,
     read_blobs,
-    read_bytes,
+    read_in_tree,
     sha256,
     shell_join,
+    write_in_tree,
     zsplit,
 )
 
@@ -114,12 +121,23 @@ def find_changes(root: str, args: argparse.Namespace) -> Changes:
     return Changes(changed_between(root, "ORIG_HEAD", "HEAD"), "ORIG_HEAD", False)
 
 
-def recognise(root: str, changes: Changes, cache: SyncCache) -> list[Script]:
-    """The changed `.py` files that are jupytext notebooks, each with its notebook path."""
+def recognise(
+    root: str, changes: Changes, cache: SyncCache, refused: list[str] | None = None
+) -> list[Script]:
+    """The changed `.py` files that are jupytext notebooks, each with its notebook path.
+
+    A `.py` the hooks do not read (a symlink leading outside the work tree) is left out, with
+    one line saying why appended to `refused`.
+    """
     scripts: list[Script] = []
     undecided: list[tuple[str, bytes]] = []
     for py in changes.scripts:
-        text = read_bytes(os.path.join(root, py))
+        try:
+            text = read_in_tree(root, py)
+        except PathError as err:
+            if refused is not None:
+                refused.append(f"{NAME}: error: {err}; no notebook was built from it")
+            continue
         if text is None or not py.endswith(".py"):
             continue
         known = cache.notebook_for_py(py)
@@ -176,7 +194,13 @@ def rebuild(
     )
 
     messages: list[str] = []
-    existing = {s.notebook: read_bytes(os.path.join(root, s.notebook)) for s in scripts}
+    existing: dict[str, bytes | None] = {}
+    for script in scripts:
+        try:
+            existing[script.notebook] = read_in_tree(root, script.notebook)
+        except PathError as err:
+            messages.append(not_written_message(script, err))
+    scripts = [s for s in scripts if s.notebook in existing]
     need_old = [s.py for s in scripts if existing[s.notebook] is not None]
     old_blobs = read_blobs(root, changes.old_ref, need_old) if changes.old_ref and need_old else {}
     for script in scripts:
@@ -207,11 +231,20 @@ def rebuild(
                 f"as is. Fix it, then run {shell_join([PROG, script.py])}"
             )
             continue
-        os.makedirs(os.path.dirname(nb_path), exist_ok=True)
-        with open(nb_path, "wb") as handle:
-            handle.write(data)
-        cache.record(script.notebook, os.stat(nb_path), script.py, sha256(script.text))
+        try:
+            st = write_in_tree(root, script.notebook, data)
+        except PathError as err:
+            messages.append(not_written_message(script, err))
+            continue
+        cache.record(script.notebook, st, script.py, sha256(script.text))
     return messages
+
+
+def not_written_message(script: Script, err: PathError) -> str:
+    return (
+        f"{NAME}: error: {script.py} -> {err}; the notebook was left as is. Fix it, then run "
+        f"{shell_join([PROG, script.py])}"
+    )
 
 
 def in_sync_before(
@@ -252,13 +285,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for path in bad:
         print(f"{NAME}: error: {path} is not a .py script; run {PROG} with .py paths")
     cache = SyncCache.load(git_dir, config_fingerprint(root))
+    refused: list[str] = []
     try:
-        scripts = recognise(root, changes, cache)
+        scripts = recognise(root, changes, cache, refused)
     except ConfigError as err:
         print(f"{NAME}: error: {err}")
         return 1
-    messages = rebuild(root, scripts, changes, cache, args.overwrite) if scripts else []
-    cache.save(git_dir)
+    messages = refused + (rebuild(root, scripts, changes, cache, args.overwrite) if scripts else [])
+    cache_problem = cache.save(git_dir)
+    if cache_problem:
+        messages.append(f"{NAME}: error: {cache_problem}; the hook's cache was not saved")
     for message in messages:
         print(message)
     return 1 if messages or bad else 0

@@ -1,15 +1,36 @@
-"""Small helpers shared by the notebook hooks: running git, splitting its `-z` output, quoting.
+"""Small helpers shared by the notebook hooks: running git, splitting its `-z` output, quoting,
+and reading and writing files in the work tree without being led out of it.
 
 Everything here is stdlib-only and cheap to import, because the hooks' "nothing changed" path
 must finish in a few tens of milliseconds. Git output is handled as bytes split on NUL and
 decoded with `surrogateescape`, so any file name git can store round-trips unchanged.
+
+A pulled commit can hold symbolic links (`a.ipynb -> /anywhere/file`, a folder `notebooks ->
+/elsewhere`), so the hooks treat every path in the work tree with suspicion:
+
+* `write_in_tree` never writes through a symlink: a symlink (or anything but a regular file)
+  at the path itself is refused, and so is a path whose folder leads outside the repository.
+  A folder symlink that stays inside the tree is followed. The folders are then opened one by
+  one below the root with O_NOFOLLOW, so a symlink swapped in meanwhile is refused too. The
+  file is written atomically: a temp file in the same folder, fsync, `os.replace`, keeping the
+  old file's mode. A crash leaves the old file or the new one, never half of one; a hard link
+  to the old file keeps the old content. The folder is not fsynced (that would double the cost
+  of writing 200 scripts): after a crash the old file may be back, which the hooks handle.
+* `read_in_tree` follows symlinks only while they stay inside the work tree (a notebook linked
+  to another notebook of the repository is read); one that leads outside is refused, so
+  nothing from outside the repository can end up in a script that gets committed.
+
+Each refusal is a `PathError` whose str() is one line naming the file and the reason.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import secrets
 import shlex
+import stat
 import subprocess
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
@@ -99,7 +120,15 @@ def read_blobs(root: str, rev: str, paths: Iterable[str]) -> dict[str, bytes]:
 
 
 def ignored_paths(root: str, paths: Sequence[str], no_index: bool = False) -> set[str]:
-    """The paths a .gitignore rule covers; with no_index, tracked paths are checked too."""
+    """The paths a .gitignore rule covers; with no_index, tracked paths are checked too.
+
+    Paths beyond a symlinked folder or outside the repository are left out: git refuses to
+    check them (it could not track them either), and its refusal here would hide the one-line
+    refusal of the write.
+    """
+    if paths:
+        beyond = _beyond_symlinks(root, paths)
+        paths = [p for p in paths if p not in beyond]
     if not paths:
         return set()
     args = ["check-ignore", "-z", "--stdin", *(["--no-index"] if no_index else [])]
@@ -108,6 +137,16 @@ def ignored_paths(root: str, paths: Sequence[str], no_index: bool = False) -> se
     if proc.returncode not in (0, 1):  # 1 means "none of them is ignored"
         raise GitError(decode(err).strip())
     return set(zsplit(out))
+
+
+def _beyond_symlinks(root: str, paths: Sequence[str]) -> set[str]:
+    """The paths whose folder is not where it seems (a symlink, `..`): one realpath per folder."""
+    real_root = os.path.realpath(root)
+    folders = {os.path.dirname(p) for p in paths} - {""}
+    linked = {
+        f for f in folders if os.path.realpath(os.path.join(root, f)) != os.path.join(real_root, f)
+    }
+    return {p for p in paths if os.path.dirname(p) in linked}
 
 
 def sha256(data: bytes) -> str:
@@ -119,16 +158,150 @@ def shell_join(args: Iterable[str]) -> str:
     return " ".join(shlex.quote(arg) for arg in args)
 
 
-def write_if_changed(path: str, data: bytes) -> bool:
-    """Write data unless the file already holds exactly it; True if it wrote."""
+class PathError(Exception):
+    """A file the hooks refuse to read or write, or could not write; str() is one line."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"{path} {reason}")
+        self.path = path
+        self.reason = reason
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _outside_reason(root: str, rel: str) -> str | None:
+    """Why `rel` (relative to root) leads outside the repository, or None if it stays inside."""
+    real_root = os.path.realpath(root)
+    if _inside(os.path.realpath(os.path.join(root, rel)), real_root):
+        return None
+    parts = os.path.normpath(rel).split(os.sep)
+    for end in range(1, len(parts) + 1):
+        sub = os.sep.join(parts[:end])
+        path = os.path.join(root, sub)
+        real = os.path.realpath(path)
+        if _inside(real, real_root):
+            continue
+        if not os.path.islink(path):
+            break
+        where = f"a symbolic link leading outside the repository (to {real})"
+        return f"is {where}" if end == len(parts) else f"is in {sub}/, {where}"
+    return f"is outside the repository ({os.path.realpath(os.path.join(root, rel))})"
+
+
+def read_in_tree(root: str, rel: str) -> bytes | None:
+    """The bytes of `rel` under root (None if missing), refusing a path that leads outside."""
+    why = _outside_reason(root, rel)
+    if why is not None:
+        raise PathError(rel, f"{why}, so the hooks leave it alone")
     try:
-        with open(path, "rb") as handle:
-            if handle.read() == data:
-                return False
+        return read_bytes(os.path.join(root, rel))
+    except OSError as err:
+        raise PathError(rel, f"cannot be read ({describe(err)})") from None
+
+
+def write_in_tree(root: str, rel: str, data: bytes) -> os.stat_result:
+    """Atomically replace or create `rel` under root with data; return the new file's stat.
+
+    Refuses (PathError) a symlink or non-regular file at `rel` and a folder that leads outside
+    the work tree; any other failure is a PathError too, with the old file left unchanged.
+    """
+    folder, name = os.path.split(os.path.normpath(rel))
+    if name in ("", ".", ".."):
+        raise PathError(rel, "is not a file name")
+    why = _outside_reason(root, rel)
+    if why is not None:
+        raise PathError(rel, f"{why}, so the hooks leave it alone")
+    real_root = os.path.realpath(root)
+    below = os.path.relpath(os.path.realpath(os.path.join(root, folder)), real_root)
+    try:
+        dir_fd = _open_folder(real_root, [] if below == "." else below.split(os.sep))
+    except OSError as err:
+        raise PathError(rel, f"could not be written ({describe(err)})") from None
+    try:
+        try:
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            mode = None
+        else:
+            if stat.S_ISLNK(st.st_mode):
+                target = os.readlink(name, dir_fd=dir_fd)
+                raise PathError(
+                    rel, f"is a symbolic link (to {target}), and the hooks never write through one"
+                )
+            if not stat.S_ISREG(st.st_mode):
+                raise PathError(rel, "is not a regular file, so the hooks do not replace it")
+            mode = stat.S_IMODE(st.st_mode)
+        _replace(dir_fd, name, data, mode)
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError as err:
+        raise PathError(
+            rel, f"could not be written ({describe(err)}); the previous file is unchanged"
+        ) from None
+    finally:
+        os.close(dir_fd)
+
+
+def _open_folder(real_root: str, parts: list[str]) -> int:
+    """A descriptor of root/parts, creating missing folders, never following a symlink."""
+    fd = os.open(real_root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for part in parts:
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(part, 0o777, dir_fd=fd)
+            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+            inner = os.open(part, flags, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _replace(dir_fd: int, name: str, data: bytes, mode: int | None) -> None:
+    """Temp file in the same folder, fsync, rename over `name`."""
+    tmp = f".{name}.{secrets.token_hex(4)}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(tmp, flags, 0o666, dir_fd=dir_fd)
+    try:
+        try:
+            if mode is not None:
+                os.fchmod(fd, mode)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=dir_fd)
+        raise
+
+
+def describe(err: OSError) -> str:
+    """An OSError as a short phrase ("No space left on device"), without file names."""
+    return err.strerror or type(err).__name__
+
+
+def write_if_changed(path: str, data: bytes) -> bool:
+    """Write data unless the file already holds exactly it; True if it wrote.
+
+    The write is `write_in_tree`'s, with the file's own folder as the root: atomic, and a
+    symlink at `path` is refused (PathError) rather than written through.
+    """
+    folder, name = os.path.split(path)
+    try:
+        if not os.path.islink(path):
+            with open(path, "rb") as handle:
+                if handle.read() == data:
+                    return False
     except FileNotFoundError:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "wb") as handle:
-        handle.write(data)
+        os.makedirs(folder or ".", exist_ok=True)
+    write_in_tree(folder or ".", name, data)
     return True
 
 
