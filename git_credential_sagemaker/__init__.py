@@ -7,7 +7,9 @@ imported only when first used.
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["load_ipython_extension", "login", "setup", "unlock"]
 

@@ -1,5 +1,5 @@
-"""Lets `python -m git_credential_sagemaker` run the same CLI as the console script."""
+"""Lets `python -m git_credential_sagemaker` run the same program as the console script."""
 
-from git_credential_sagemaker.cli import main
+from git_credential_sagemaker.cli import program
 
-raise SystemExit(main())
+raise SystemExit(program())

@@ -3,25 +3,49 @@
 git runs `git-credential-sagemaker [--dir D] [--timeout S] get|store|erase|capability` with
 the request on stdin. Those are dispatched here without argparse, since `get` runs on every
 push; everything else (setup, login, ...) goes through argparse.
+
+    console script --> program() --> main(argv) --> helper.run | commands.main
+                                 \\--> os._exit once the agent alone answered (no teardown)
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
-from typing import Optional
+
+TYPE_CHECKING = False  # git runs this on every push: typing and collections stay unimported
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Optional
 
 HELPER_OPTIONS = ("--dir", "--timeout")
-# The user's commands; any other word is a helper operation (unknown ones are ignored).
+# Every module of ours an unlocked request loads. When no other one was loaded, the process
+# holds nothing that needs the interpreter's orderly teardown.
+FAST_PATH = frozenset(
+    {
+        "git_credential_sagemaker",
+        "git_credential_sagemaker.__main__",
+        "git_credential_sagemaker.cli",
+        "git_credential_sagemaker.errors",
+        "git_credential_sagemaker.credential",
+        "git_credential_sagemaker.credential.agentclient",
+        "git_credential_sagemaker.credential.helper",
+        "git_credential_sagemaker.credential.paths",
+        "git_credential_sagemaker.credential.protocol",
+    }
+)
+# The user's commands, as commands.build_parser() names them (a test keeps the two equal);
+# any other word is a helper operation (unknown ones are ignored).
 COMMANDS = (
     "setup",
     "login",
     "logout",
     "list",
     "status",
+    "check",
     "lock",
     "unlock",
+    "reset",
     "doctor",
     "lifecycle-script",
 )
@@ -56,3 +80,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from git_credential_sagemaker import commands
 
     return commands.main(args)
+
+
+def program() -> int:
+    """The console script: main(), then, if the request never left the fast path, exit at once.
+
+    The interpreter's teardown costs about a seventh of its start-up, and git waits for it
+    twice per push. Exit hooks still run and output is flushed; nothing else is pending
+    when only the fast path's modules were loaded and no other thread runs.
+    """
+    code = main()
+    ours = {name for name in sys.modules if name.startswith("git_credential_sagemaker")}
+    threading = sys.modules.get("threading")  # not imported on the fast path, unless by a hook
+    alone = threading is None or threading.active_count() == 1
+    if "git_credential_sagemaker.credential.helper" in ours and ours <= FAST_PATH and alone:
+        import atexit
+
+        atexit._run_exitfuncs()
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except OSError:
+            code = code or 1
+        os._exit(code)
+    return code

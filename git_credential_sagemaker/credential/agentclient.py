@@ -1,25 +1,39 @@
 """Talking to the unlock agent: the hot path of every `get` once the keyring is unlocked.
 
-    helper --(op, store dir, request bytes)--> agent.sock --(status, answer bytes)--> helper
+    helper --(op, store dir, request bytes)--> agent-<hash>.sock --(status, answer)--> helper
 
-It imports only the standard library's socket layer: no keyring, no crypto. When no agent
+It imports only C modules: `_socket`, since `socket` pulls in enum and selectors, and the
+built-in BLAKE2, since hashlib loads OpenSSL. No keyring, no crypto. When no agent
 answers, the caller falls back to opening the store itself.
 """
 
 from __future__ import annotations
 
+import _socket
 import os
-import socket
-import zlib
 
 TIMEOUT = 10.0
 OK, NOMATCH, ERROR = b"ok", b"nomatch", b"error"
 
 
 def socket_path(runtime_dir: str, store_dir: str) -> str:
-    """One agent per store; the name is a checksum of the store's path, not a secret."""
-    tag = zlib.crc32(os.path.abspath(store_dir).encode()) & 0xFFFFFFFF
-    return os.path.join(runtime_dir, f"agent-{tag:08x}.sock")
+    """One agent per store, named by a 128-bit hash of the store's path (not a secret).
+
+    A checksum would let two stores share one agent; 32 hex digits still leave a home
+    directory's socket path under the 107 bytes a unix socket allows.
+    """
+    tag = _digest(os.fsencode(os.path.abspath(store_dir)))
+    return os.path.join(runtime_dir, f"agent-{tag}.sock")
+
+
+def _digest(data: bytes) -> str:
+    try:
+        from _blake2 import blake2b
+    except ImportError:  # a Python built without its own BLAKE2: OpenSSL's SHA-256
+        from hashlib import sha256
+
+        return sha256(data).hexdigest()[:32]
+    return blake2b(data, digest_size=16, usedforsecurity=False).hexdigest()
 
 
 def encode(op: str, store_dir: str, payload: bytes = b"") -> bytes:
@@ -34,12 +48,12 @@ def call(path: str, message: bytes, timeout: float = TIMEOUT) -> tuple[bytes, by
         return None
     if st.st_uid != os.getuid():
         return None
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.settimeout(timeout)
         sock.connect(path)
         sock.sendall(message)
-        sock.shutdown(socket.SHUT_WR)
+        sock.shutdown(_socket.SHUT_WR)
         chunks = []
         while chunk := sock.recv(65536):
             chunks.append(chunk)

@@ -9,8 +9,11 @@ strings and os.path, not pathlib: `get` computes these on every push.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from stat import S_ISDIR
+
+TYPE_CHECKING = False  # `get` computes these paths: no typing or collections at run time
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 APP = "git-credential-sagemaker"
 STORE_DIRNAME = ".git-credential-sagemaker"
