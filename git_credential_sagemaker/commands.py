@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -21,7 +22,7 @@ from git_credential_sagemaker.credential import (
     tokens,
     unlock,
 )
-from git_credential_sagemaker.credential.prompt import sanitize
+from git_credential_sagemaker.credential.prompt import notebook_line, sanitize
 from git_credential_sagemaker.credential.settings import Settings, parse_timeout
 from git_credential_sagemaker.credential.store import Entry
 from git_credential_sagemaker.errors import PromptError, SetupError, UserError
@@ -44,6 +45,9 @@ def _err(line: str) -> None:
 
 def cmd_login(args: argparse.Namespace) -> int:
     conf = _settings(args)
+    account.check_args(args.target, args.username, args.expires)  # before anything is asked
+    if conf.prompter.channel() is None:
+        raise PromptError(_login_elsewhere(conf, args))
     store = unlock.open_store(conf)
     what = account.login(
         conf,
@@ -57,6 +61,25 @@ def cmd_login(args: argparse.Namespace) -> int:
     )
     print(f"stored the token for {what}")
     return 0
+
+
+def _login_elsewhere(conf: Settings, args: argparse.Namespace) -> str:
+    """Where to log in when this process can't ask for a token."""
+    if conf.prompter.in_kernel:
+        words = [args.target] if args.target != "github.com" or args.username else []
+        words += [args.username] if args.username else []
+        line = notebook_line("login", conf.prompter.magics)
+        if words and conf.prompter.magics:
+            line += " " + " ".join(shlex.quote(sanitize(w)) for w in words)
+        elif words:
+            line = line[: -len("()")] + f"({', '.join(repr(sanitize(w)) for w in words)})"
+        return f"a `!` command in a notebook can't ask for a token; in a cell, run: {line}"
+    if not conf.prompter.allowed:
+        return (
+            "login asks for the token, and prompts are turned off here (GIT_TERMINAL_PROMPT=0 "
+            "or credential.interactive=false); run it in a terminal with prompts on"
+        )
+    return "login asks for the token on a terminal, and this process has none; run it in a terminal"
 
 
 def cmd_logout(args: argparse.Namespace) -> int:
@@ -159,6 +182,66 @@ def cmd_unlock(args: argparse.Namespace) -> int:
     unlock.start_agent(conf, key, strict=True)
     print("unlocked" + (f" for {conf.timeout:g}s" if conf.timeout else " until this machine stops"))
     return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    """Start over after a forgotten passphrase or a damaged file; the old file is kept."""
+    conf = _settings(args)
+    store = unlock.open_store(conf)
+    again = _with_dir(args, "reset --yes")
+    if not os.path.lexists(store.path):
+        stopped = account.stop_agent(conf)
+        print(f"no keyring at {store.path}, so nothing to reset")
+        if stopped:
+            print("the unlock agent was stopped")
+        return 0
+    lost = _lost(account.stored_entries(store))
+    if not args.yes:
+        if conf.prompter.channel() is None:
+            where = "in a cell, run: !" if conf.prompter.in_kernel else "run: "
+            raise PromptError(
+                f"reset would move {store.path} aside, losing {lost}; nothing here can "
+                f"confirm it, so to go ahead, {where}{again}"
+            )
+        _err(f"{PROG}: reset moves {store.path} aside and starts a new keyring, losing {lost}")
+        answer = conf.prompter.ask("Reset the keyring? [y/N] ", secret=False)
+        if answer is None or answer.strip().lower() not in ("y", "yes"):
+            print("nothing was changed")
+            return 1
+    done = account.reset(conf, store)
+    for old, new in done.moved:
+        print(f"moved {old} to {new}")
+    print(f"lost: {lost}")
+    if done.agent_stopped:
+        print("the unlock agent was stopped")
+    relogin = f"{PROG} login"
+    if conf.prompter.in_kernel:
+        relogin = notebook_line("login", conf.prompter.magics)
+    print(f"the next login or push asks for a new passphrase; log in again with: {relogin}")
+    if done.moved:
+        old, new = done.moved[0]
+        print(
+            "if the old passphrase comes back to you, undo this (before anything new is "
+            f"stored) with: mv {shlex.quote(str(new))} {shlex.quote(str(old))}"
+        )
+    return 0
+
+
+def _with_dir(args: argparse.Namespace, command: str) -> str:
+    """`command` as the user should type it, with the --dir they gave."""
+    where = f" --dir {shlex.quote(args.dir)}" if args.dir else ""
+    return f"{PROG}{where} {command}"
+
+
+def _lost(entries: Optional[list[Entry]]) -> str:
+    """'2 tokens (for github.com, gitlab.com)', for reset's confirmation and report."""
+    if entries is None:
+        return "whatever tokens it holds (the file can't be read)"
+    if not entries:
+        return "no tokens"
+    names = sorted({sanitize(e.host) for e in entries})
+    count = f"{len(entries)} token{'s' if len(entries) != 1 else ''}"
+    return f"{count} (for {', '.join(names)})"
 
 
 def cmd_setup(args: argparse.Namespace) -> int:
@@ -266,6 +349,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="stay unlocked this long (default: until this machine stops)",
     )
+    reset = add(
+        "reset",
+        cmd_reset,
+        "forgot the passphrase, or the keyring is damaged: move it aside (never deleted) "
+        "and start a new one",
+    )
+    reset.add_argument("--yes", action="store_true", help="don't ask for a confirmation")
     setup = add("setup", cmd_setup, "set up git, restarts and the current repository (idempotent)")
     setup.add_argument("--name", help="user.name for commits")
     setup.add_argument("--email", help="user.email for commits")

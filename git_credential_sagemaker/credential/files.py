@@ -1,6 +1,7 @@
 """Private files on disk: 0700 directories we own, a bounded lock, and atomic replacement.
 
     ensure_private_dir --> exclusive_lock(.lock) --> atomic_write(temp, fsync, rename, fsync dir)
+                                                 --> move_aside(rename, fsync dir): never deletes
 
 A crash leaves the old file or the new one, never a mix, and two writers never lose each
 other's update (the store re-reads under the lock). Symlinks and other users' files are
@@ -130,11 +131,7 @@ def atomic_write(path: Path, data: str | bytes, mode: int = 0o600) -> None:
             os.close(fd)
         os.replace(tmp, path)
         tmp = None
-        dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        _sync_dir(path.parent)
     except OSError as exc:
         raise StoreError(
             f"could not write {path}: {describe(exc)}; the previous file is unchanged"
@@ -143,3 +140,23 @@ def atomic_write(path: Path, data: str | bytes, mode: int = 0o600) -> None:
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+
+
+def move_aside(path: Path, target: Path) -> Path:
+    """Rename `path` to `target` (which must not exist) and make the rename durable."""
+    try:
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, "File exists")
+        os.rename(path, target)
+        _sync_dir(path.parent)
+    except OSError as exc:
+        raise StoreError(f"could not move {path} aside: {describe(exc)}") from None
+    return target
+
+
+def _sync_dir(directory: Path) -> None:
+    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

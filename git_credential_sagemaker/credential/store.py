@@ -13,9 +13,11 @@ Layout of `keyring.cfg`::
     ualice = <base64 sealed JSON>  "u" + escaped username; "n" when git sent no username
     ualice.meta = {...}            key fields, stored and expiry times: plain, sealed as AAD
 
-Every write: lock `.lock` (bounded wait), read and parse, change, write a temp file,
-fsync, rename over the old file, fsync the directory (`files`). A file that does not
-parse is never overwritten.
+Every write: lock `.lock` (bounded wait), read and parse, change, keep the bytes just
+parsed as `keyring.cfg.bak`, then write a temp file, fsync, rename over the old file, fsync
+the directory (`files`). A file that does not parse is never overwritten, nor kept as the
+backup, so the error that names a damaged file can offer the last good one. `reset` renames
+both aside (never deletes) for a user who forgot the passphrase.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import configparser
 import datetime as dt
 import io
 import json
+import os
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,13 +42,17 @@ from git_credential_sagemaker.credential.files import (
     LOCK_TIMEOUT,
     atomic_write,
     check_private_file,
+    describe,
     ensure_private_dir,
     exclusive_lock,
+    move_aside,
     prepare_store_dir,
 )
+from git_credential_sagemaker.credential.paths import APP
 from git_credential_sagemaker.errors import StoreError, WrongPassphrase
 
 FILENAME = "keyring.cfg"
+BACKUP = FILENAME + ".bak"  # the version before the last write; never read as the store
 SETTINGS = escape("keyring-setting")
 CHECK_OPTION = escape("password reference")
 CHECK_VALUE = b"git-credential-sagemaker reference value"
@@ -91,6 +99,37 @@ def _new_parser() -> configparser.RawConfigParser:
     return parser
 
 
+def parse(raw: bytes, scheme: str, version: str) -> configparser.RawConfigParser:
+    """A keyring file's bytes, parsed and its header checked.
+
+    ValueError says in plain words what is wrong, for a user who never saw an INI file.
+    """
+    edited = "it was cut short or edited by hand"
+    if not raw.strip():
+        raise ValueError("it is empty")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("it is not text (something other than this tool wrote over it)") from None
+    parser = _new_parser()
+    try:
+        parser.read_file(io.StringIO(text))
+        settings = dict(parser.items(SETTINGS))
+    except configparser.Error:
+        raise ValueError(f"it is not a keyring file ({edited})") from None
+    if settings.get("scheme") != scheme or settings.get("version") != version:
+        found = f"{str(settings.get('scheme'))[:40]!r} {str(settings.get('version'))[:8]!r}"
+        raise ValueError(f"it is in a format this version does not know ({found})")
+    try:
+        crypto.KdfParams.from_fields(settings)
+        base64.b64decode(settings[CHECK_OPTION], validate=True)
+    except KeyError:
+        raise ValueError(f"its settings are incomplete ({edited})") from None
+    except (ValueError, binascii.Error):
+        raise ValueError(f"its key settings are malformed or out of range ({edited})") from None
+    return parser
+
+
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -124,44 +163,65 @@ class Store:
 
     # -- reading ---------------------------------------------------------------------------
 
+    @property
+    def backup_path(self) -> Path:
+        return self.directory / BACKUP
+
     def _load(self, use_cache: bool = True) -> Optional[configparser.RawConfigParser]:
         """The parsed file, or None when there is none yet. Never changes anything.
 
         Callers that mutate the result (transact) pass use_cache=False to get their own copy.
         """
+        loaded = self._read(use_cache)
+        return None if loaded is None else loaded[1]
+
+    def _read(self, use_cache: bool = True) -> Optional[tuple[bytes, configparser.RawConfigParser]]:
+        """(the bytes, parsed), or None when there is no file yet."""
         if not ensure_private_dir(self.directory, create=False) or not check_private_file(
             self.path
         ):
             return None
-        parser = _new_parser()
         try:
             raw = self.path.read_bytes()
-            if use_cache and self._cache is not None and self._cache[0] == raw:
-                return self._cache[1]  # parsing, not reading, is what costs
-            text = raw.decode("utf-8")
-            parser.read_file(io.StringIO(text), source=str(self.path))
-            settings = dict(parser.items(SETTINGS))
-            if settings.get("scheme") != self.scheme:
-                raise ValueError(f"unknown scheme {settings.get('scheme')!r}")
-            if settings.get("version") != self.version:
-                raise ValueError(f"unknown version {settings.get('version')!r}")
-            crypto.KdfParams.from_fields(settings)
-            base64.b64decode(settings[CHECK_OPTION], validate=True)
-        except (
-            OSError,
-            UnicodeDecodeError,
-            configparser.Error,
-            KeyError,
-            ValueError,
-            binascii.Error,
-        ) as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise StoreError(
-                f"keyring file {self.path} is unreadable ({reason}); it was left untouched"
-            ) from None
+        except OSError as exc:
+            raise self._unreadable(f"it cannot be read ({describe(exc)})") from None
+        if use_cache and self._cache is not None and self._cache[0] == raw:
+            return self._cache  # parsing, not reading, is what costs
+        try:
+            parser = parse(raw, self.scheme, self.version)
+        except ValueError as exc:
+            raise self._unreadable(str(exc)) from None
         if use_cache:
             self._cache = (raw, parser)
-        return parser
+        return raw, parser
+
+    def _unreadable(self, what: str) -> StoreError:
+        return StoreError(
+            f"keyring file {self.path} is unreadable: {what}; nothing was changed. "
+            + self.repair_hint()
+        )
+
+    def repair_hint(self) -> str:
+        """The one fix for a damaged file: the last good version if there is one, else reset."""
+        if self.backup_is_good():
+            return (
+                "To go back to the version before the last change, run: "
+                f"mv {shlex.quote(str(self.backup_path))} {shlex.quote(str(self.path))}"
+            )
+        return (
+            "To start over with a new keyring (the damaged file is kept aside), run: "
+            f"{APP} --dir {shlex.quote(str(self.directory))} reset"
+        )
+
+    def backup_is_good(self) -> bool:
+        """Whether `keyring.cfg.bak` is a private file that parses: safe to restore."""
+        try:
+            if not check_private_file(self.backup_path):
+                return False
+            parse(self.backup_path.read_bytes(), self.scheme, self.version)
+        except (StoreError, OSError, ValueError):
+            return False
+        return True
 
     def entries(self) -> list[Entry]:
         """Every stored credential's public half. Needs no passphrase."""
@@ -291,17 +351,20 @@ class Store:
         # Unlock before locking: choosing a passphrase must not hold the lock.
         key = self.unlock() if needs_key else b""
         with exclusive_lock(self.directory, self.lock_timeout):
-            parser = self._load(use_cache=False)
-            fresh = parser is None
-            if parser is None:
-                parser = self._initial_document(key)
-            elif needs_key and not self._opens(parser, key):  # created by another process
-                self.lock()
-                key = self.unlock(parser)
-            if not change(parser, key) and not fresh:
+            loaded = self._read(use_cache=False)
+            if loaded is None:
+                previous, parser = None, self._initial_document(key)
+            else:
+                previous, parser = loaded
+                if needs_key and not self._opens(parser, key):  # created by another process
+                    self.lock()
+                    key = self.unlock(parser)
+            if not change(parser, key) and previous is not None:
                 return
             out = io.StringIO()
             parser.write(out)
+            if previous is not None:  # it parsed: the last good version, kept before replacing
+                atomic_write(self.backup_path, previous)
             atomic_write(self.path, out.getvalue())
 
     def _initial_document(self, key: bytes) -> configparser.RawConfigParser:
@@ -402,3 +465,24 @@ class Store:
         if self._load() is not None:
             self.transact(change, needs_key)
         return removed
+
+    def set_aside(self, label: str) -> list[tuple[Path, Path]]:
+        """Rename the keyring and its backup to `keyring.cfg.<label>[.bak]`, under the lock.
+
+        Nothing is deleted, and nothing that exists is overwritten. Returns (from, to) pairs.
+        """
+        if not ensure_private_dir(self.directory, create=False):
+            return []
+        moved: list[tuple[Path, Path]] = []
+        with exclusive_lock(self.directory, self.lock_timeout):
+            stem, n = f"{FILENAME}.{label}", 1
+            while any(os.path.lexists(self.directory / name) for name in (stem, stem + ".bak")):
+                n += 1
+                stem = f"{FILENAME}.{label}-{n}"
+            # The backup first: if the keyring itself then can't move, nothing is lost.
+            for path, name in ((self.backup_path, stem + ".bak"), (self.path, stem)):
+                if os.path.lexists(path):
+                    moved.append((path, move_aside(path, self.directory / name)))
+        self.lock()
+        self._cache = None
+        return moved[::-1]

@@ -2,6 +2,7 @@
 
     $GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE ----------------------\\
     ask (askpass / terminal / a notebook's getpass) --3 tries--> Store.unlock --> key
+        (the first time, one line first says what the passphrase protects)
     key --agent.spawn--> later calls need no passphrase (not with the env passphrase:
                          automation gets no background process)
 
@@ -14,9 +15,10 @@ import sys
 from typing import Callable, Optional
 
 from git_credential_sagemaker.credential import agent
+from git_credential_sagemaker.credential.paths import APP as PROG
 from git_credential_sagemaker.credential.prompt import ATTEMPTS, choose_passphrase
 from git_credential_sagemaker.credential.settings import Settings
-from git_credential_sagemaker.credential.store import PassphraseSource, Store
+from git_credential_sagemaker.credential.store import FILENAME, PassphraseSource, Store
 from git_credential_sagemaker.errors import PromptError, StoreError, WrongPassphrase
 
 Ask = Callable[[str], Optional[str]]
@@ -27,7 +29,18 @@ def _stderr(line: str) -> None:
     print(f"git-credential-sagemaker: {line}", file=sys.stderr)
 
 
-def passphrase_source(conf: Settings, ask: Optional[Ask] = None) -> PassphraseSource:
+def why_a_passphrase(conf: Settings) -> str:
+    """The line shown before a passphrase is chosen: what it protects, when it comes back."""
+    timer = f" or {conf.timeout:g} seconds from now" if conf.timeout else ""
+    return (
+        f"choose a passphrase: it encrypts your tokens in {conf.store_dir / FILENAME}, and you "
+        f"will be asked for it again only after a restart, after `{PROG} lock`{timer}"
+    )
+
+
+def passphrase_source(
+    conf: Settings, ask: Optional[Ask] = None, say: Say = _stderr
+) -> PassphraseSource:
     """The environment's passphrase, else `ask` (default: the prompting policy)."""
     asker: Ask = ask or conf.prompter.ask
     store_path = str(conf.store_dir)
@@ -36,6 +49,8 @@ def passphrase_source(conf: Settings, ask: Optional[Ask] = None) -> PassphraseSo
         if conf.env_passphrase is not None:
             return conf.env_passphrase
         if new:
+            if ask is not None or conf.prompter.channel() is not None:
+                say(why_a_passphrase(conf))  # only when a prompt follows: a failure is one line
             return choose_passphrase(
                 asker,
                 store_path,
@@ -49,8 +64,10 @@ def passphrase_source(conf: Settings, ask: Optional[Ask] = None) -> PassphraseSo
     return source
 
 
-def open_store(conf: Settings, ask: Optional[Ask] = None, key: Optional[bytes] = None) -> Store:
-    return Store(conf.store_dir, passphrase=passphrase_source(conf, ask), key=key)
+def open_store(
+    conf: Settings, ask: Optional[Ask] = None, key: Optional[bytes] = None, say: Say = _stderr
+) -> Store:
+    return Store(conf.store_dir, passphrase=passphrase_source(conf, ask, say), key=key)
 
 
 def unlock(conf: Settings, store: Store, say: Say = _stderr) -> bytes:
