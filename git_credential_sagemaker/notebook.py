@@ -1,23 +1,35 @@
 """Logging in, unlocking and setting up from a notebook cell, where git's prompts can't be answered.
 
-    login() / unlock() / setup() --getpass (the kernel's password box), input()-->
-        credential.account / credential.unlock / provision.setup
+    %git_login / %git_unlock (the kernel startup file; any kernel's env)
+        --pipe--> PYTHON -m git_credential_sagemaker.notebook login|unlock  (main, below)
+                  each prompt: one line out ("\\0secret\\0<text>"), the answer one line in
+    login() / unlock() / setup() (the package imported into the kernel)
+        --getpass (the kernel's password box), input()-->
+    both --> credential.account / credential.unlock / provision.setup
 
-`getpass.getpass` is looked up at call time, so inside ipykernel the kernel's password box
-(its stdin channel) is used; the token is never echoed or returned. Errors print as one line.
+The magics run the package in the interpreter that has it, because a kernel's env need not
+(provision/kernel_startup explains). Asking is injected, so the same steps serve a pipe and
+the kernel's own getpass; secrets are never echoed, returned, or put in argv. Errors print
+as one line.
 """
 
 from __future__ import annotations
 
+import argparse
+import io
 import os
-from typing import Any, Optional
+import sys
+from collections.abc import Sequence
+from typing import Any, Callable, NoReturn, Optional
 
-from git_credential_sagemaker.credential import account, gitconfig
+from git_credential_sagemaker.credential import account, agentclient, gitconfig
 from git_credential_sagemaker.credential import unlock as unlocking
+from git_credential_sagemaker.credential.prompt import notebook_line
 from git_credential_sagemaker.credential.settings import Settings
-from git_credential_sagemaker.errors import UserError
+from git_credential_sagemaker.errors import UsageError, UserError
 
 PREFIX = "git-credential-sagemaker: "
+Ask = Callable[[str], Optional[str]]
 
 
 def _getpass(prompt: str) -> Optional[str]:
@@ -42,35 +54,54 @@ def login(
     url_or_host: str = "github.com", username: Optional[str] = None, expires: Optional[str] = None
 ) -> None:
     """Store a token for `url_or_host` and unlock the keyring; prompts in the notebook."""
-    try:
-        conf = _settings()
-        store = unlocking.open_store(conf, ask=_getpass)
-        what = account.login(
-            conf, store, url_or_host, username, _input, _getpass, expires, say=print
-        )
-    except UserError as exc:
-        _say(str(exc))
-        return
-    print(f"Stored the token for {what}; git push and pull now work without prompts.")
+    _login(url_or_host, username, expires, _getpass, _input)
 
 
 def unlock() -> None:
     """Unlock the keyring after a restart: asks for the passphrase once."""
+    _unlock(_getpass)
+
+
+def _login(
+    url_or_host: str,
+    username: Optional[str],
+    expires: Optional[str],
+    ask_secret: Ask,
+    ask_text: Ask,
+) -> bool:
     try:
         conf = _settings()
-        store = unlocking.open_store(conf, ask=_getpass)
+        store = unlocking.open_store(conf, ask=ask_secret)
+        what = account.login(
+            conf, store, url_or_host, username, ask_text, ask_secret, expires, say=print
+        )
+    except UserError as exc:
+        _say(str(exc))
+        return False
+    print(f"Stored the token for {what}; git push and pull now work without prompts.")
+    return True
+
+
+def _unlock(ask_secret: Ask) -> bool:
+    try:
+        conf = _settings()
+        sock = agentclient.socket_path(str(conf.runtime_dir), str(conf.store_dir))
+        reply = agentclient.call(sock, agentclient.encode("status", str(conf.store_dir)))
+        if reply is not None and reply[0] == agentclient.OK:
+            print("The keyring is already unlocked.")
+            return True
+        store = unlocking.open_store(conf, ask=ask_secret)
         if not store.path.exists():
-            _say(
-                "nothing stored yet; in a notebook cell run: "
-                "from git_credential_sagemaker import login; login()"
-            )
-            return
+            line = notebook_line("login", conf.prompter.magics)
+            _say(f"nothing stored yet; in a notebook cell run: {line}")
+            return False
         key = unlocking.unlock(conf, store, say=_say)
         unlocking.start_agent(conf, key, strict=True)
     except UserError as exc:
         _say(str(exc))
-        return
+        return False
     print("The keyring is unlocked until this machine stops.")
+    return True
 
 
 def setup(
@@ -93,10 +124,71 @@ def setup(
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """`%load_ext git_credential_sagemaker` gives `%git_login [URL or HOST] [USERNAME]`."""
+    """`%load_ext git_credential_sagemaker` gives `%git_login [URL or HOST] [USERNAME]` and
+    `%git_unlock`, for a kernel whose env has the package but no startup file."""
 
     def git_login(line: str) -> None:
         words = line.split()
         login(words[0] if words else "github.com", words[1] if len(words) > 1 else None)
 
+    def git_unlock(line: str) -> None:
+        unlock()
+
     ipython.register_magic_function(git_login, magic_kind="line", magic_name="git_login")
+    ipython.register_magic_function(git_unlock, magic_kind="line", magic_name="git_unlock")
+
+
+# -- the magics' other end: a child process whose prompts the kernel answers ---------------------
+
+
+def _relayed(kind: str) -> Ask:
+    """Ask through the magic in the kernel: the prompt out on stdout, the answer in on stdin."""
+
+    def ask(prompt: str) -> Optional[str]:
+        sys.stdout.write(f"\0{kind}\0{' '.join(prompt.splitlines())}\n")
+        sys.stdout.flush()
+        answer = sys.stdin.readline()
+        return answer[:-1] if answer.endswith("\n") else None  # EOF: the user cancelled
+
+    return ask
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"%{self.prog}: {message}")
+
+
+def _parser(action: str) -> argparse.ArgumentParser:
+    parser = _Parser(prog=f"git_{action}", add_help=False)
+    if action == "login":
+        parser.add_argument("target", nargs="?", default="github.com")
+        parser.add_argument("username", nargs="?")
+        parser.add_argument("--expires", metavar="DATE")
+    elif action != "unlock":
+        parser.error("unknown; use %git_login or %git_unlock")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """`%git_unlock` and `%git_login` run this; each prompt goes back to the kernel to answer."""
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)  # in order with the merged stderr
+    words = list(sys.argv[1:] if argv is None else argv)
+    action = words.pop(0) if words else ""
+    try:
+        args = _parser(action).parse_args(words)
+    except UserError as exc:
+        _say(str(exc))
+        return 2
+    secret, text = _relayed("secret"), _relayed("text")
+    try:
+        if action == "unlock":
+            return 0 if _unlock(secret) else 1
+        return 0 if _login(args.target, args.username, args.expires, secret, text) else 1
+    except OSError as exc:  # the pipe or the disk: one line, never a traceback in the cell
+        _say(f"%git_{action} failed: {exc.strerror or type(exc).__name__}")
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -2,12 +2,17 @@
 
 One module owns the policy, because a prompt in the wrong place hangs a notebook cell:
 
-    GIT_TERMINAL_PROMPT=0 or credential.interactive=false  -> never prompt
+    credential.interactive=false                            -> never prompt
+    GIT_TERMINAL_PROMPT=0, outside a Jupyter kernel         -> never prompt
     askpass set (GIT_ASKPASS, core.askPass, SSH_ASKPASS)    -> run it (editors show a box)
     /dev/tty opens and we are not under a Jupyter kernel    -> getpass on the terminal
     otherwise                                               -> no prompt; one line of hint
 
-stdin is git's pipe, never a keyboard, so the terminal is opened by name.
+stdin is git's pipe, never a keyboard, so the terminal is opened by name. In a kernel the
+startup file (provision/kernel_startup) sets GIT_TERMINAL_PROMPT=0 to stop git's own prompt;
+ours never reads a terminal there, so the hint (and quit=1) still apply. The hint names a
+line for a cell: `%git_unlock` / `%git_login` where that file ran (it sets
+GIT_CREDENTIAL_SAGEMAKER_MAGICS), so the line works whatever the kernel's env.
 """
 
 from __future__ import annotations
@@ -22,11 +27,14 @@ import sys
 from collections.abc import Mapping
 from typing import Callable, Optional
 
+from git_credential_sagemaker.credential import context
 from git_credential_sagemaker.credential.paths import APP
 from git_credential_sagemaker.errors import PromptError
 
 PROG = APP
 ATTEMPTS = 3
+# Set by the kernel startup file (provision/kernel_startup): %git_unlock and %git_login exist.
+MAGICS_ENV = "GIT_CREDENTIAL_SAGEMAKER_MAGICS"
 
 # Reads one git config value (None when unset); injected so tests and callers control it.
 ConfigReader = Callable[[str], Optional[str]]
@@ -39,6 +47,13 @@ def in_jupyter_kernel(env: Mapping[str, str]) -> bool:
         or env.get("JPY_SESSION_NAME")
         or "matplotlib_inline" in env.get("MPLBACKEND", "")
     )
+
+
+def notebook_line(action: str, magics: bool) -> str:
+    """What to run in a cell: the magic where the startup file ran, else the import."""
+    if magics:
+        return f"%git_{action}"
+    return f"from git_credential_sagemaker import {action}; {action}()"
 
 
 def sanitize(value: str) -> str:
@@ -54,15 +69,25 @@ class Prompter:
     askpass: Optional[str]
     in_kernel: bool
     tty_path: str = "/dev/tty"
+    magics: bool = False  # the kernel startup file ran: %git_unlock and %git_login exist
+    in_panel: bool = False  # the JupyterLab Git panel answers only git's own prompts
 
     @classmethod
     def load(cls, env: Mapping[str, str], config: ConfigReader) -> Prompter:
+        in_kernel = in_jupyter_kernel(env)
         interactive = (config("credential.interactive") or "true").lower()
-        allowed = env.get("GIT_TERMINAL_PROMPT", "1") not in ("0", "false", "no") and (
-            interactive not in ("false", "never", "0", "no", "off")
-        )
+        # In a kernel nothing here reads a terminal, and GIT_TERMINAL_PROMPT=0 (set by the
+        # startup file) only stops git's own prompt: the hint and quit=1 still apply.
+        terminal = in_kernel or env.get("GIT_TERMINAL_PROMPT", "1") not in ("0", "false", "no")
+        allowed = terminal and interactive not in ("false", "never", "0", "no", "off")
         askpass = env.get("GIT_ASKPASS") or config("core.askPass") or env.get("SSH_ASKPASS") or None
-        return cls(allowed=allowed, askpass=askpass, in_kernel=in_jupyter_kernel(env))
+        return cls(
+            allowed=allowed,
+            askpass=askpass,
+            in_kernel=in_kernel,
+            magics=in_kernel and env.get(MAGICS_ENV) == "1",
+            in_panel=not in_kernel and context.in_git_panel(),
+        )
 
     def channel(self) -> Optional[str]:
         """'askpass', 'tty', or None when asking would be wrong or would hang."""
@@ -70,7 +95,7 @@ class Prompter:
             return None
         if self.askpass:
             return "askpass"
-        if self.in_kernel:
+        if self.in_kernel or self.in_panel:
             return None
         try:
             fd = os.open(self.tty_path, os.O_RDWR | os.O_NOCTTY)
@@ -90,8 +115,10 @@ class Prompter:
 
     def hint(self, what: str, action: str = "login") -> str:
         """The one line that tells a user where they can type instead."""
+        if self.in_panel:
+            return context.panel_hint(what, action)
         if self.in_kernel:
-            code = f"from git_credential_sagemaker import {action}; {action}()"
+            code = notebook_line(action, self.magics)
             return f"git-credential-sagemaker: {what}; in a notebook cell run: {code}"
         return f"git-credential-sagemaker: {what}; in a terminal run: {PROG} {action}"
 

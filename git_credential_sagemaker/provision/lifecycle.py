@@ -1,10 +1,13 @@
 """The on-start script for a SageMaker Lifecycle Configuration: restore git after a restart.
 
-    root: check the wheelhouse --> as the user: pick a Python, venv, pip --no-index,
-          include line, pre-commit cache, links in ~/.local/bin --> one line: restored
+    root: check the wheelhouse --> as the user: kernel startup file, pick a Python, venv,
+          pip --no-index, include line, pre-commit cache, links in ~/.local/bin
+          --> one line: restored
 
 A restart keeps only the volume. The script rebuilds the rest from what `setup` left there
-(wheelhouse, git config file, pre-commit cache) with no network, in seconds.
+(wheelhouse, git config file, pre-commit cache) with no network, in seconds. The kernel
+startup file (provision/kernel_startup) comes first: even if the install fails, no cell's
+git waits for a prompt or an editor.
 
 Two rules keep the instance safe:
 - It always exits 0. A failing on-start script fails the instance's start, which locks the
@@ -24,6 +27,7 @@ from __future__ import annotations
 import shlex
 
 from git_credential_sagemaker.errors import SetupError
+from git_credential_sagemaker.provision import kernel_startup
 from git_credential_sagemaker.provision.machine import Layout
 
 MAX_CHARS = 16384
@@ -71,6 +75,8 @@ USER_TEMPLATE = """set -uo pipefail
 STATE={state}
 VENV={venv}
 say() {{ echo "git-credential-sagemaker: $*"; }}
+mkdir -p {startup_dir} && cat > {startup_tmp} <<'GCS_KERNEL_STARTUP' && mv -f {startup_tmp} {startup_file} || say "could not write {startup_file}; notebooks lack %git_unlock"
+{startup}GCS_KERNEL_STARTUP
 WANT=$(cat "$STATE/wheels/python-version")
 PY=""
 for candidate in ${{GCS_PYTHON:-}} {pythons}; do
@@ -121,6 +127,10 @@ def _fields(layout: Layout) -> dict[str, str]:
         "user_bin": q(layout.user_bin),
         "pythons": " ".join(q(p) for p in PYTHONS),
         "scripts": " ".join(SCRIPTS),
+        "startup_dir": q(layout.ipython_startup),
+        "startup_file": q(f"{layout.ipython_startup}/{kernel_startup.FILENAME}"),
+        "startup_tmp": q(f"{layout.ipython_startup}/.{kernel_startup.FILENAME}.tmp"),
+        "startup": kernel_startup.render(layout.python),
     }
 
 

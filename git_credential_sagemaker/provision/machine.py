@@ -41,6 +41,16 @@ class Layout:
         return f"{self.home}/.local/share/git-credential-sagemaker/venv"
 
     @property
+    def python(self) -> str:
+        """The venv's interpreter: what a kernel's %git_unlock runs the package with."""
+        return f"{self.venv}/bin/python"
+
+    @property
+    def ipython_startup(self) -> str:
+        """The default IPython profile's startup folder, read by every kernel of the user."""
+        return f"{self.home}/.ipython/profile_default/startup"
+
+    @property
     def helper(self) -> str:
         """The helper's absolute path: what git config names, so no PATH is needed."""
         return f"{self.venv}/bin/{paths.APP}"

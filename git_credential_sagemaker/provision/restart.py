@@ -2,7 +2,8 @@
 
     setup --> wheelhouse (no network needed) + saved on-start script + pre-commit cache
           --> the user's half of the on-start script, run once now, so the venv that git
-              config and pre-commit's hooks point at exists from day one
+              config, pre-commit's hooks and the kernel startup file point at exists from
+              day one
 
 Every step checks first and changes only what is missing; with dry_run it only reports.
 """

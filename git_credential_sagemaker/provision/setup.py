@@ -1,6 +1,7 @@
 """`setup`, start to finish, as plain values in and a report out (the CLI and notebook print it).
 
     Machine --gitsetup--> helper, identity, pull.rebase (+ include line on an instance)
+            --kernel_startup--> %git_unlock, %git_login and a safe git env in every kernel
             --restart---> wheelhouse, on-start script, pre-commit cache, venv
     repository (if any) --repo.setup_repo--> .gitignore, jupytext.toml, hooks
 
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple, Optional
 
 from git_credential_sagemaker.errors import SetupError
-from git_credential_sagemaker.provision import gitsetup, restart
+from git_credential_sagemaker.provision import gitsetup, kernel_startup, restart
 from git_credential_sagemaker.provision.machine import Machine
 
 Ask = Callable[[str], Optional[str]]
@@ -73,6 +74,7 @@ def setup(
     machine = Machine.detect(env)
     notes: list[str] = []
     changes = gitsetup.configure_git(machine, name, email, ask, dry_run, notes)
+    changes += kernel_startup.install(machine, env, dry_run)
     changes += restart.persist_for_restart(machine, dry_run)
     if repo is not None:
         from git_credential_sagemaker.provision.repo import setup_repo
