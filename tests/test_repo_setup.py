@@ -16,12 +16,18 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
+from localindex import pip_env, wheel_dir
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from ruamel.yaml import YAML
 from support import git, isolated_env, output, use_env
 
 from git_credential_sagemaker.errors import SetupError
-from git_credential_sagemaker.provision.precommit_config import LOCAL_HOOKS
+from git_credential_sagemaker.provision.precommit_config import (
+    LOCAL_COMMENT,
+    LOCAL_HOOKS,
+    TYPES_COMMENT,
+    VERSION,
+)
 from git_credential_sagemaker.provision.repo import (
     HOOK_TYPES,
     Change,
@@ -34,15 +40,22 @@ OUR_IDS = ["notebooks-to-py", "py-to-notebooks"]
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """setup_repo runs in this process: it and the git it starts see only the isolated env."""
+def isolated(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """setup_repo runs in this process: it and the git it starts see only the isolated env.
+
+    The hooks' environment comes from a local index (no network), into one pre-commit cache
+    for the run, so it is built once.
+    """
     home = tmp_path / "home"
     home.mkdir()
     (home / ".gitconfig").write_text(
         "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"
     )
     env = isolated_env(home)
-    env["PRE_COMMIT_HOME"] = str(tmp_path / "pre-commit-home")
+    env.update(pip_env(wheel_dir(tmp_path_factory)))
+    env["PRE_COMMIT_HOME"] = str(tmp_path_factory.getbasetemp() / "pre-commit-home")
     use_env(monkeypatch, env)
 
 
@@ -130,7 +143,10 @@ def test_hook_table_matches_pre_commit_hooks_yaml() -> None:
     assert [{k: h[k] for k in keys} for h in manifest] == [
         {k: h[k] for k in keys} for h in LOCAL_HOOKS
     ]
-    assert all(h["language"] == "system" for h in LOCAL_HOOKS)
+    assert all(h["language"] == "python" for h in manifest)
+    assert all(h["language"] == "python" for h in LOCAL_HOOKS)
+    pin = [f"git-credential-sagemaker=={VERSION}"]
+    assert all(h["additional_dependencies"] == pin for h in LOCAL_HOOKS)
 
 
 CONFIGS = {
@@ -186,16 +202,18 @@ def test_existing_config_keeps_its_hooks_and_comments(tmp_path: Path, style: str
     def comments(text: str) -> list[str]:
         return [line.split("#", 1)[1] for line in text.splitlines() if "#" in line]
 
-    ours = "# Notebook hooks of git-credential-sagemaker; system hooks need no network."
-    assert [c for c in comments(merged) if f"#{c}" != ours] == comments(original)
+    ours = (LOCAL_COMMENT, TYPES_COMMENT)
+    assert [c for c in comments(merged) if f"#{c}" not in ours] == comments(original)
     if style != "flow":  # block lists: every original line stays, only lines are added
         diff = difflib.ndiff(original.splitlines(), merged.splitlines())
         assert not [line for line in diff if line.startswith("- ")]
     old, new = (YAML(typ="safe").load(text) for text in (original, merged))
     assert new["repos"][:-1] == old["repos"]
-    assert {k: v for k, v in new.items() if k != "repos"} == {
+    added = {"repos", "default_install_hook_types"}
+    assert {k: v for k, v in new.items() if k not in added} == {
         k: v for k, v in old.items() if k != "repos"
     }
+    assert new["default_install_hook_types"] == list(HOOK_TYPES)
     assert new["repos"][-1] == {"repo": "local", "hooks": list(LOCAL_HOOKS)}
     output(
         sys.executable, "-m", "pre_commit", "validate-config", ".pre-commit-config.yaml", cwd=repo
@@ -203,14 +221,19 @@ def test_existing_config_keeps_its_hooks_and_comments(tmp_path: Path, style: str
     assert setup_repo(repo) == []
 
 
-def test_config_with_our_hooks_is_left_alone(tmp_path: Path) -> None:
+def test_config_with_our_hooks_from_a_hooks_repo_keeps_them(tmp_path: Path) -> None:
     config = (
         "repos:\n- repo: https://github.com/example/git-credential-sagemaker\n  rev: v0.1.0\n"
         "  hooks:\n  - id: notebooks-to-py\n  - id: py-to-notebooks\n"
     )
     repo = make_repo(tmp_path / "repo", {".pre-commit-config.yaml": config})
-    assert not [c for c in whats(setup_repo(repo)) if ".pre-commit-config.yaml" in c]
-    assert (repo / ".pre-commit-config.yaml").read_text() == config
+    assert [c for c in whats(setup_repo(repo)) if ".pre-commit-config.yaml" in c] == [
+        ".pre-commit-config.yaml: default_install_hook_types now lists pre-commit, "
+        "post-checkout, post-merge, post-rewrite, so a plain `pre-commit install` sets up every "
+        "hook (staged)"
+    ]
+    types = f"default_install_hook_types: [{', '.join(HOOK_TYPES)}]"
+    assert (repo / ".pre-commit-config.yaml").read_text() == f"{config}{TYPES_COMMENT}\n{types}\n"
 
 
 def test_migrate_three_tracked_notebooks(tmp_path: Path) -> None:
@@ -329,7 +352,7 @@ def test_repo_problems_names_each_fix(tmp_path: Path) -> None:
     problems = repo_problems(repo)
     setup = f"git-credential-sagemaker setup --repo {repo}"
     cd = f"cd {repo} && "
-    hooks = [(t, f"{cd}pre-commit install --hook-type {t}") for t in HOOK_TYPES]
+    hooks = [(t, setup) for t in HOOK_TYPES]  # works with pre-commit on no PATH
     assert [(t, fix) for (t, _), (_, fix) in zip(hooks, problems)] == hooks
     assert all(
         f"the {t} git hook is not installed: " in p for t, (p, _) in zip(HOOK_TYPES, problems)
@@ -345,7 +368,7 @@ def test_repo_problems_names_each_fix(tmp_path: Path) -> None:
     for _, fix in problems:  # the shell fixes work as printed; setup's are tested above
         if fix.startswith("cd "):
             output("sh", "-c", fix, cwd=tmp_path)
-    assert [fix for _, fix in repo_problems(repo)] == [setup, f"{setup} --migrate"]
+    assert [fix for _, fix in repo_problems(repo)] == [setup] * 5 + [f"{setup} --migrate"]
     setup_repo(repo, migrate=True)
     assert repo_problems(repo) == []
 

@@ -38,7 +38,8 @@ class Instance:
     def run(
         self, *args: str, cwd: Path | None = None, **env: str
     ) -> subprocess.CompletedProcess[bytes]:
-        return self.user.run(list(args), env=env, cwd=cwd)
+        # setup on an instance builds the venv and the hooks' environment from the wheelhouse
+        return self.user.run(list(args), env=env, cwd=cwd, timeout=300)
 
     def restart(self) -> None:
         """What a stop and start does: only the volume is left, and the package is gone."""
@@ -253,7 +254,7 @@ def test_doctor_names_every_fix_on_a_broken_setup(
         "include.path",
         f"chmod 700 '{instance.state}'",
         "wheelhouse",
-        "pre-commit install",
+        f"git-credential-sagemaker setup --repo {work}",  # pre-commit is on no PATH
         "--migrate",
     ):
         assert expected in out, expected

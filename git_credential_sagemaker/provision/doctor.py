@@ -1,58 +1,131 @@
-"""`doctor`: check each piece `setup` wires up, and print the command that fixes each one off.
+"""`doctor`: check that each piece `setup` wires up works, and print the command that fixes it.
 
-    Machine + env --machine_problems--> (problem, fix) ...
-    repository    --repo.repo_problems--> (problem, fix) ...
+    git config + PATH  --machine_problems--> the helper resolves, runs, and a kernel finds it
+    keyring file       --keyring_problems--> its header opens
+    stored tokens      --token_problems----> GitHub still accepts them
+    repository         --repo.repo_problems-> hooks installed, their Python runs, config current
 
-Checks are reads; nothing here changes anything.
+Checks read, and run what git would run (the helper's `capability`, each git hook's Python);
+nothing here changes anything. Each fix is a command that works on the machine as it is: after
+a restart neither pre-commit nor this program may be on PATH, so this program is named by the
+path it runs from unless the PATH finds that very program.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
-from collections.abc import Iterator, Mapping
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Optional
 
 from git_credential_sagemaker.credential import gitconfig, paths, tokens, unlock
-from git_credential_sagemaker.credential.files import ensure_private_dir
+from git_credential_sagemaker.credential.files import check_private_file, ensure_private_dir
 from git_credential_sagemaker.credential.settings import Settings
+from git_credential_sagemaker.credential.store import BACKUP, Store, parse
 from git_credential_sagemaker.errors import UserError
 from git_credential_sagemaker.provision import gitsetup, lifecycle, wheelhouse
 from git_credential_sagemaker.provision.machine import Machine
 
 PROG = paths.APP
 Problem = tuple[str, str]
+# What a notebook instance's kernels surely have on PATH: the Jupyter server's conda env adds
+# its own bin (which a restart resets), never the user's ~/.local/bin; on it, setup names the
+# helper by its absolute path in the venv the on-start script rebuilds.
+KERNEL_PATH = ("/usr/local/bin", "/usr/bin", "/bin")
+RUN_TIMEOUT = 30.0
 
 
-def _helper_found(value: str, env: Mapping[str, str]) -> bool:
-    """Whether git can run this credential.helper value."""
+def program(env: Mapping[str, str]) -> list[str]:
+    """This program as a shell with env's PATH can run it: by name only if PATH finds it."""
+    script = Path(sys.executable).parent / PROG
+    if not (script.is_file() and os.access(script, os.X_OK)):
+        return [sys.executable, "-m", "git_credential_sagemaker"]
+    found = shutil.which(PROG, path=env.get("PATH", os.defpath))
+    if found and os.path.realpath(found) == os.path.realpath(script):
+        return [PROG]
+    return [str(script)]
+
+
+def kernel_path(env: Mapping[str, str]) -> str:
+    root = env.get("GIT_CREDENTIAL_SAGEMAKER_ROOT")
+    dirs = [os.path.join(root, d.lstrip("/")) for d in KERNEL_PATH] if root else KERNEL_PATH
+    return os.pathsep.join(dirs)
+
+
+def resolve(value: str, path: str) -> Optional[str]:
+    """The program git runs for this credential.helper value, with this PATH (None: not found)."""
     first = value.split()[0] if value.split() else ""
     if os.path.isabs(first):
-        return os.access(first, os.X_OK)
+        return first if os.path.isfile(first) and os.access(first, os.X_OK) else None
     name = first if first.startswith("git-credential-") else f"git-credential-{first}"
-    return shutil.which(name, path=env.get("PATH")) is not None
+    return shutil.which(name, path=path)
 
 
-def machine_problems(env: Mapping[str, str], machine: Machine) -> Iterator[Problem]:
+def _run_fails(helper: str, env: Mapping[str, str]) -> Optional[str]:
+    """Why `helper capability` (the cheapest request git makes) fails, or None when it works."""
+    try:
+        done = subprocess.run(
+            [helper, "capability"],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            env=dict(env),
+            timeout=RUN_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if done.returncode == 0 and done.stdout.startswith(b"version 0"):
+        return None
+    said = done.stderr.decode(errors="replace").strip().splitlines()
+    return said[-1] if said else f"exit {done.returncode}"
+
+
+def _reinstall(machine: Machine, helper: str, prog: Sequence[str]) -> str:
+    """A command that puts a working helper back at `helper`."""
+    layout = machine.layout
+    if layout and helper == layout.helper:
+        if os.path.realpath(prog[0]).startswith(os.path.realpath(layout.venv) + os.sep):
+            return f"sudo bash {shlex.quote(layout.script)}"  # the on-start script rebuilds it
+        return f"rm -rf -- {shlex.quote(layout.venv)} && {shlex.join([*prog, 'setup'])}"
+    version = f"{wheelhouse.PROJECT}=={wheelhouse.installed_version()}"
+    return shlex.join([sys.executable, "-m", "pip", "install", "--force-reinstall", version])
+
+
+def helper_problems(
+    env: Mapping[str, str], machine: Machine, prog: Sequence[str]
+) -> Iterator[Problem]:
+    """git names our helper, finds it with this PATH and a kernel's, and it runs."""
+    setup = shlex.join([*prog, "setup"])
     helpers = [h for h in gitconfig.get_all("credential.helper") if gitconfig.is_our_helper(h)]
     if not helpers:
-        yield "git is not configured to use the helper", f"{PROG} setup"
-    elif not any(_helper_found(h, env) for h in helpers):
-        fix = (
-            f"run the on-start script (sudo bash {machine.script_path})"
-            if machine.script_path
-            else f"pip install {wheelhouse.PROJECT}"
-        )
-        yield f"git can't find the helper {helpers[-1]!r}", fix
-    elif machine.layout and gitsetup.helper_value(machine) not in helpers:
-        yield "git names the helper in a form that needs PATH", f"{PROG} setup"
-    layout = machine.layout
-    if layout and layout.gitconfig not in gitconfig.get_all("include.path", ("--global",)):
+        yield "git is not configured to use the helper", setup
+        return
+    value = helpers[-1]
+    found = resolve(value, env.get("PATH", os.defpath))
+    if found is None:
+        fix = setup if machine.layout else f"pip install {wheelhouse.PROJECT}"
+        yield f"git can't find the helper {value!r}", fix
+        return
+    failure = _run_fails(found, env)
+    if failure is not None:
+        yield f"the helper {found} does not run ({failure})", _reinstall(machine, found, prog)
+        return
+    if machine.layout and resolve(value, kernel_path(env)) is None:
         yield (
-            "~/.gitconfig does not include the settings kept on the volume",
-            f"git config --global --add include.path {layout.gitconfig}",
+            f"git in a notebook kernel can't find the helper {value!r}: a kernel's PATH "
+            f"({kernel_path(env)}) does not hold it, so `!git push` in a cell gets no token",
+            setup,
         )
+    elif machine.layout and gitsetup.helper_value(machine) not in helpers:
+        yield "git names the helper in a form that does not survive a restart", setup
+
+
+def keyring_problems(env: Mapping[str, str], prog: Sequence[str]) -> Iterator[Problem]:
+    """The store directory is private, and the keyring file's header opens."""
     store_dir = paths.store_dir(env)
     try:
         ensure_private_dir(Path(store_dir), create=False)
@@ -61,44 +134,87 @@ def machine_problems(env: Mapping[str, str], machine: Machine) -> Iterator[Probl
         fix = (
             message.split("fix it with: ", 1)[1]
             if "fix it with: " in message
-            else f"move {store_dir} aside and run: {PROG} login"
+            else f"mv -- {shlex.quote(store_dir)} {shlex.quote(store_dir + '.moved')}"
         )
         yield message.split(";")[0], fix
+        return
+    store = Store(Path(store_dir))
+    try:
+        store.entries()  # opens the header: scheme, version, KDF parameters, check value
+    except UserError as exc:
+        message = str(exc)
+        if "fix it with: " in message:  # a file others may read: its mode is the fix
+            yield message.split(";")[0], message.split("fix it with: ", 1)[1]
+            return
+        yield (
+            f"{message.split(';')[0]}, so git can neither use nor save tokens",
+            _keyring_fix(store, prog),
+        )
+
+
+def _keyring_fix(store: Store, prog: Sequence[str]) -> str:
+    """Back to the last good version when one was kept, else a new keyring (old kept aside)."""
+    backup = store.directory / BACKUP
+    try:
+        good = check_private_file(backup) and bool(
+            parse(backup.read_bytes(), store.scheme, store.version)
+        )
+    except (UserError, OSError, ValueError):
+        good = False
+    if good:
+        return f"mv -- {shlex.quote(str(backup))} {shlex.quote(str(store.path))}"
+    return shlex.join([*prog, "reset", "--yes"])
+
+
+def machine_problems(
+    env: Mapping[str, str], machine: Machine, prog: Sequence[str]
+) -> Iterator[Problem]:
+    setup = shlex.join([*prog, "setup"])
+    yield from helper_problems(env, machine, prog)
+    layout = machine.layout
+    if layout and layout.gitconfig not in gitconfig.get_all("include.path", ("--global",)):
+        yield (
+            "~/.gitconfig does not include the settings kept on the volume",
+            f"git config --global --add include.path {shlex.quote(layout.gitconfig)}",
+        )
     if layout:
         saved = machine.script_path
         if not wheelhouse.current(Path(layout.wheels)):
-            yield "the wheelhouse on the volume lacks the installed version", f"{PROG} setup"
+            yield "the wheelhouse on the volume lacks the installed version", setup
         elif saved is None or not saved.exists() or saved.read_text() != lifecycle.render(layout):
             yield (
                 "the saved on-start script is not current",
-                f"{PROG} setup, then paste `{PROG} lifecycle-script` into the Lifecycle "
-                "Configuration",
+                f"{setup}, then paste `{PROG} lifecycle-script` into the Lifecycle Configuration",
             )
 
 
-def token_problems(env: Mapping[str, str]) -> Iterator[Problem]:
+def token_problems(env: Mapping[str, str], prog: Sequence[str]) -> Iterator[Problem]:
     """Each stored GitHub token asked about again: revoked, expiring, or too broad."""
     conf = Settings.load(env, gitconfig.read_all())
     store = unlock.open_store(conf)
     try:
         findings, blocked = tokens.recheck(conf, store, may_prompt=False)
     except UserError as exc:
-        yield f"the stored tokens could not be checked: {exc}", f"{PROG} check"
+        yield f"the stored tokens could not be checked: {exc}", shlex.join([*prog, "check"])
         return
     for finding in findings:
         for line in finding.problems:
             problem, _, fix = line.partition("; fix: ")
-            yield problem, fix or f"{PROG} check"
+            yield problem, fix or shlex.join([*prog, "check"])
     if blocked:
         problem, _, fix = blocked.partition("; run: ")
-        yield problem, fix or f"{PROG} unlock"
+        yield problem, fix or shlex.join([*prog, "unlock"])
 
 
 def diagnose(env: Mapping[str, str], repo: Optional[Path]) -> list[Problem]:
-    problems = list(machine_problems(env, Machine.detect(env)))
-    problems += token_problems(env)
+    prog = program(env)
+    problems = list(machine_problems(env, Machine.detect(env), prog))
+    keyring = list(keyring_problems(env, prog))
+    problems += keyring
+    if not keyring:
+        problems += token_problems(env, prog)
     if repo is not None:
         from git_credential_sagemaker.provision.repo import repo_problems
 
-        problems += repo_problems(repo)
+        problems += repo_problems(repo, prog)
     return problems

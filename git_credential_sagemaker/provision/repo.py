@@ -5,9 +5,13 @@ What it sets up, each only when missing (so running it again changes nothing):
 1. `.gitignore` ignores `*.ipynb` and `.ipynb_checkpoints/`;
 2. `jupytext.toml` pairs notebooks with `py:percent` scripts, unless jupytext already finds a
    configuration at the repository root;
-3. `.pre-commit-config.yaml` runs the two notebook hooks (merged by precommit_config, which
-   keeps the user's other hooks and comments byte for byte);
-4. pre-commit's git hooks are installed for `HOOK_TYPES`;
+3. `.pre-commit-config.yaml` runs the two notebook hooks, pinned to this version, and lists
+   `HOOK_TYPES` to install (merged by precommit_config, which keeps the user's other hooks
+   and comments byte for byte, and moves our old `language: system` hooks to `python`);
+4. pre-commit's git hooks are installed for `HOOK_TYPES`, and reinstalled when the Python
+   they name no longer runs pre-commit (a venv that a restart took away);
+   on a notebook instance, the hooks' environment is then built from the wheelhouse into
+   pre-commit's cache on the volume, so no commit or checkout ever needs the network;
 5. with `migrate`, tracked notebooks are converted to their scripts, which are staged, and the
    notebooks leave the index (they stay on disk), so the index is ready to commit;
 6. notebooks missing next to their tracked jupytext scripts (a fresh clone) are built.
@@ -15,8 +19,9 @@ What it sets up, each only when missing (so running it again changes nothing):
 Data flow: everything is first read and checked (git plumbing, the YAML, the notebooks to
 migrate), so a predictable failure raises `SetupError` before any file changes; then each
 step writes and says what it did as a `Change`. With `dry_run` the same checks run and the same
-`Change` list comes back, but nothing is written and no state-changing command runs. The files
-of steps 1-3 are staged, because pre-commit refuses to run with an unstaged config.
+`Change` list comes back (but for building the hooks' environment, which only a real run can
+tell), and nothing is written and no state-changing command runs. The files of steps 1-3 are
+staged, because pre-commit refuses to run with an unstaged config.
 
 Conversion and notebook discovery are the hooks' own code (`git_credential_sagemaker.hooks`),
 so a migrated script is byte-identical to what the pre-commit hook writes, and the hooks' sync
@@ -26,21 +31,26 @@ cache records it: the first commit after setup finds everything in sync.
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
-from git_credential_sagemaker.credential import gitconfig
+from git_credential_sagemaker.credential import gitconfig, paths
+from git_credential_sagemaker.credential.files import atomic_write
 from git_credential_sagemaker.errors import SetupError
 from git_credential_sagemaker.hooks import cache as hook_cache
 from git_credential_sagemaker.hooks import discover, notebooks_to_py, py_to_notebooks, util
-from git_credential_sagemaker.provision.precommit_config import CONFIG, config_state
+from git_credential_sagemaker.provision import precommit_config, wheelhouse
+from git_credential_sagemaker.provision.machine import Machine
+from git_credential_sagemaker.provision.precommit_config import CONFIG, HOOK_TYPES, config_state
 
-HOOK_TYPES = ("pre-commit", "post-checkout", "post-merge", "post-rewrite")
-
-SETUP = "git-credential-sagemaker setup"
+APP = paths.APP
+SETUP = f"{APP} setup"
+HOOKS_CONFIG = "notebook-hooks.pre-commit-config.yaml"  # our entry alone, to build its env
+BUILD_TIMEOUT = 900.0  # pip installing the package and its dependencies from local wheels
 GITIGNORE = ".gitignore"
 JUPYTEXT_TOML = "jupytext.toml"
 JUPYTEXT_TOML_TEXT = (
@@ -166,14 +176,66 @@ def _is_pre_commit_script(path: str) -> bool:
     return bool(is_our_script(path))
 
 
-def _missing_hook_types(root: str) -> list[str]:
-    """The HOOK_TYPES whose git hook (core.hooksPath respected) is not pre-commit's script."""
-    missing = []
+def _hook_python(path: str) -> str:
+    """The INSTALL_PYTHON that pre-commit wrote into its git hook script ('' if none)."""
+    data = util.read_bytes(path) or b""
+    for line in util.decode(data).splitlines():
+        if line.startswith("INSTALL_PYTHON="):
+            try:
+                words = shlex.split(line[len("INSTALL_PYTHON=") :])
+            except ValueError:
+                return ""
+            return words[0] if words else ""
+    return ""
+
+
+def _runs_pre_commit(python: str) -> bool:
+    """Whether this interpreter runs pre-commit, as the git hook script will ask it to."""
+    if not os.path.isabs(python) or not os.access(python, os.X_OK):
+        return False
+    try:
+        done = subprocess.run(
+            [python, "-m", "pre_commit", "--version"],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+class HookState(NamedTuple):
+    hook_type: str
+    python: Optional[str]  # None: not pre-commit's script; else the Python it names
+    works: bool
+
+
+def _hook_states(root: str) -> list[HookState]:
+    """Each of HOOK_TYPES (core.hooksPath respected): pre-commit's, and whether its Python runs.
+
+    A hook whose Python is gone makes pre-commit print "`pre-commit` not found" on every
+    commit or pull, unless some pre-commit happens to be on that process's PATH.
+    """
+    states = []
+    runs: dict[str, bool] = {}  # each Python asked once
     for hook_type in HOOK_TYPES:
         rel = util.decode(_git(["rev-parse", "--git-path", f"hooks/{hook_type}"], root)).strip()
-        if not _is_pre_commit_script(os.path.join(root, rel)):
-            missing.append(hook_type)
-    return missing
+        path = os.path.join(root, rel)
+        if not _is_pre_commit_script(path):
+            states.append(HookState(hook_type, None, False))
+            continue
+        python = _hook_python(path)
+        if python not in runs:
+            runs[python] = _runs_pre_commit(python)
+        states.append(HookState(hook_type, python, runs[python]))
+    return states
+
+
+def _missing_hook_types(root: str) -> list[str]:
+    """The HOOK_TYPES whose git hook is not pre-commit's script, or names a Python that fails."""
+    return [state.hook_type for state in _hook_states(root) if not state.works]
 
 
 def _hooks_path_unset(root: str) -> str | None:
@@ -197,8 +259,67 @@ def _install_hooks(root: str, hook_types: list[str], python: str) -> None:
         said = (proc.stderr or proc.stdout).strip().splitlines()
         raise SetupError(
             f"pre-commit install failed ({said[-1] if said else f'exit {proc.returncode}'}); "
-            f"run it yourself in {root}: {util.shell_join(['pre-commit', 'install', *args[4:]])}"
+            f"run it yourself in {root}: {util.shell_join(args)}"
         )
+
+
+def _instance_wheels() -> Optional[str]:
+    """The wheelhouse on a notebook instance's volume, when it holds the installed version."""
+    layout = Machine.detect(os.environ).layout
+    if layout is not None and wheelhouse.current(Path(layout.wheels)):
+        return layout.wheels
+    return None
+
+
+def _build_hook_env(root: str, python: str, wheels: str) -> Optional[Change]:
+    """Build our hooks' environment in pre-commit's cache now, from the wheelhouse alone.
+
+    Only our `repo: local` entry goes into a config of its own, so the user's other hooks
+    (which may need the network) are left for pre-commit to build when they first run. The
+    environment is the one the repository's config uses (same dependencies, same language
+    version), so later commits and checkouts find it ready. Says so when it had to be built,
+    and when it could not be (a pin the wheelhouse lacks): the rest of setup stands.
+    """
+    hooks = precommit_config.our_hooks(root)
+    if not hooks:
+        return None
+    env = {
+        **os.environ,
+        "PIP_CONFIG_FILE": os.devnull,  # nothing but the wheelhouse: no index, no other links
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": wheels,
+        "VIRTUALENV_NO_PERIODIC_UPDATE": "1",  # no background download of newer seed wheels
+    }
+    # A fixed file next to the wheelhouse, rewritten each time: a setup that gets killed
+    # leaves no temp file behind, and pre-commit's gc keeps the environment while it exists.
+    config = os.path.join(os.path.dirname(os.path.abspath(wheels)), HOOKS_CONFIG)
+    atomic_write(Path(config), precommit_config.local_config(hooks))
+    try:
+        proc = subprocess.run(
+            [python, "-m", "pre_commit", "install-hooks", "--config", config],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=BUILD_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as err:
+        said = [str(err).splitlines()[0] if str(err) else type(err).__name__]
+    else:
+        said = [line.strip() for line in (proc.stdout + proc.stderr).splitlines()]
+        if proc.returncode == 0:
+            if "Installing environment" not in proc.stdout:
+                return None
+            return Change(f"the notebook hooks' environment built from the wheelhouse {wheels}")
+    errors = [line for line in said if line.startswith("ERROR:")] or said or ["no output"]
+    return Change(
+        f"the notebook hooks' environment could not be built from the wheelhouse {wheels} "
+        f"({errors[-1]}), so pre-commit builds it at the first commit or checkout, and that "
+        "needs the network",
+        advice=True,
+    )
 
 
 # --- migrating tracked notebooks -------------------------------------------------------------
@@ -302,12 +423,19 @@ def _missing_notebooks(
 
 
 def setup_repo(
-    repo: Path, *, migrate: bool = False, dry_run: bool = False, python: str = sys.executable
+    repo: Path,
+    *,
+    migrate: bool = False,
+    dry_run: bool = False,
+    python: str = sys.executable,
+    wheels: Optional[str] = None,
 ) -> list[Change]:
     """Idempotent: changes only what is missing; returns what it changed (or would, with dry_run).
 
     `python` runs pre-commit, whose git hooks then call that interpreter: on a notebook
     instance, the venv the on-start script rebuilds at the same path on every start.
+    `wheels` is a wheelhouse to build the hooks' environment from (by default the notebook
+    instance's, when there is one); without one, pre-commit builds it when a hook first runs.
 
     Checks come first, so an error (bad YAML, core.hooksPath, a notebook that cannot be
     migrated) raises SetupError before anything is written.
@@ -316,7 +444,9 @@ def setup_repo(
     ignore_lines = _gitignore_missing(root)
     write_jupytext = not _has_jupytext_config(root)
     config = config_state(root)
-    hook_types = _missing_hook_types(root)
+    states = [state for state in _hook_states(root) if not state.works]
+    hook_types = [state.hook_type for state in states]
+    wheels = wheels or _instance_wheels()
     if hook_types and (unset := _hooks_path_unset(root)):
         raise SetupError(
             f"core.hooksPath is set, so pre-commit cannot install its hooks; run `{unset}`, "
@@ -341,9 +471,7 @@ def setup_repo(
         if not dry_run:
             util.write_if_changed(os.path.join(root, JUPYTEXT_TOML), JUPYTEXT_TOML_TEXT.encode())
     if config.merged is not None:
-        verb = "added" if config.text is not None else "created with"
-        ids = " and ".join(hook["id"] for hook in config.missing)
-        changes.append(Change(f"{CONFIG}: {verb} the {ids} hooks (repo: local, staged)"))
+        changes += [Change(f"{CONFIG}: {what}") for what in config.changes()]
         staged.append(CONFIG)
         if not dry_run:
             util.write_if_changed(
@@ -351,10 +479,20 @@ def setup_repo(
             )
     if staged and not dry_run:
         _git(["--literal-pathspecs", "add", "--", *staged], root)
-    if hook_types:
-        changes.append(Change(f"pre-commit hooks installed for {', '.join(hook_types)}"))
-        if not dry_run:
-            _install_hooks(root, hook_types, python)
+    absent = [state.hook_type for state in states if state.python is None]
+    if absent:
+        changes.append(Change(f"pre-commit hooks installed for {', '.join(absent)}"))
+    for gone in sorted({state.python for state in states if state.python is not None}):
+        types = ", ".join(state.hook_type for state in states if state.python == gone)
+        changes.append(
+            Change(
+                f"pre-commit hooks reinstalled for {types}: their Python {gone!r} no longer runs"
+            )
+        )
+    if hook_types and not dry_run:
+        _install_hooks(root, hook_types, python)
+    if wheels and not dry_run and (built := _build_hook_env(root, python, wheels)):
+        changes.append(built)
     if plan is not None:
         changes += _migration_changes(plan)
         if not dry_run:
@@ -378,33 +516,51 @@ def setup_repo(
     return changes
 
 
-def repo_problems(repo: Path) -> list[tuple[str, str]]:
+def repo_problems(repo: Path, prog: Sequence[str] = (APP,)) -> list[tuple[str, str]]:
     """For doctor: (problem, exact command that fixes it) for each part of the setup missing.
 
-    It checks the pre-commit git hooks of each of HOOK_TYPES, our two hooks in
-    .pre-commit-config.yaml, notebooks tracked by git, and .gitignore covering notebooks.
+    It checks the pre-commit git hooks of each of HOOK_TYPES (and that the Python each one
+    names still runs pre-commit), our two hooks in .pre-commit-config.yaml, notebooks tracked
+    by git, and .gitignore covering notebooks. `prog` runs this program on the machine as it
+    is (after a restart, pre-commit itself may be on no PATH): the fixes are its `setup`.
     """
     root, _ = _locate(repo)
     cd = f"cd {util.shell_join([root])} && "
-    setup = util.shell_join([*SETUP.split(), "--repo", root])
+    setup = util.shell_join([*prog, "setup", "--repo", root])
     problems: list[tuple[str, str]] = []
     unset = _hooks_path_unset(root)
-    for hook_type in _missing_hook_types(root):
-        install = f"pre-commit install --hook-type {hook_type}"
-        fix = f"{cd}{unset} && {install}" if unset else f"{cd}{install}"
+    fix = f"{cd}{unset} && {setup}" if unset else setup
+    states = _hook_states(root)
+    for state in states:
+        if state.python is None:
+            purpose = HOOK_PURPOSE[state.hook_type]
+            problems.append((f"the {state.hook_type} git hook is not installed: {purpose}", fix))
+    for python in sorted({s.python for s in states if s.python is not None and not s.works}):
+        types = [s.hook_type for s in states if s.python == python and not s.works]
+        hooks = f"hooks {', '.join(types)} name" if len(types) > 1 else f"hook {types[0]} names"
         problems.append(
-            (f"the {hook_type} git hook is not installed: {HOOK_PURPOSE[hook_type]}", fix)
+            (
+                f"the git {hooks} {python or 'no Python'}, which does not run "
+                "pre-commit, so git says '`pre-commit` not found' and notebooks are neither "
+                "checked nor rebuilt",
+                fix,
+            )
         )
     try:
         config = config_state(root)
     except SetupError as err:
-        problems.append((str(err), f"{cd}pre-commit validate-config {CONFIG}"))
+        problems.append(
+            (
+                str(err),
+                f"{cd}{util.shell_join([sys.executable, '-m', 'pre_commit'])} "
+                f"validate-config {CONFIG}",
+            )
+        )
     else:
         if config.text is None:
             problems.append((f"there is no {CONFIG}, so the notebook hooks never run", setup))
-        elif config.missing:
-            ids = " and ".join(hook["id"] for hook in config.missing)
-            problems.append((f"{CONFIG} lacks the {ids} hook(s)", setup))
+        else:
+            problems += [(problem, setup) for problem in config.problems()]
     lines = _gitignore_missing(root)
     if lines:
         existing = util.read_bytes(os.path.join(root, GITIGNORE))

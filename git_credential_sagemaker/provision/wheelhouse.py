@@ -1,6 +1,7 @@
 """A wheelhouse on the persistent volume, so a restart reinstalls the helper with no network.
 
     installed distributions (this package, its dependencies, pip) --repack--> <state>/wheels/
+    setuptools wheels that virtualenv bundles ------------------------copy----> <state>/wheels/
 
 Many notebook instances run in a VPC without internet, and a restart wipes every pip
 install outside the volume. So `setup` repacks what is installed right now, file for file,
@@ -8,6 +9,11 @@ into wheels (the files pip recorded, with a fresh RECORD), and the on-start scri
 `pip install --no-index --find-links <wheels>`. Repacking what is installed needs no index
 and gives exactly the versions that work today. pip's own wheel bootstraps a venv made
 `--without-pip`, since some system Pythons lack ensurepip.
+
+setuptools is there for pre-commit: it installs a Python hook environment as
+`pip install . <additional_dependencies>` on a placeholder `setup.py`, which pip builds in
+isolation, so it needs setuptools from an index or from here. It is no run-time dependency,
+so it is copied from the wheels virtualenv (pre-commit's dependency) ships for seeding venvs.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -33,6 +40,14 @@ from git_credential_sagemaker.errors import SetupError
 
 PROJECT = "git-credential-sagemaker"
 SKIPPED_METADATA = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
+
+
+def installed_version() -> str:
+    """This package's version, as pip knows it ("0" when run from a source tree it never saw)."""
+    try:
+        return metadata.version(PROJECT)
+    except metadata.PackageNotFoundError:
+        return "0"
 
 
 def python_version() -> str:
@@ -64,8 +79,33 @@ def _is_editable(dist: metadata.Distribution) -> bool:
     return bool(info.get("dir_info", {}).get("editable"))
 
 
+def build_backend(out_dir: Path) -> list[Path]:
+    """setuptools wheels for pip's isolated builds, copied from virtualenv's bundled ones."""
+    try:
+        files = metadata.distribution("virtualenv").files or []
+    except metadata.PackageNotFoundError:
+        files = []
+    bundled = [
+        Path(str(f.locate())) for f in files if re.search(r"/setuptools-[^/]*\.whl$", f.as_posix())
+    ]
+    copied = []
+    for wheel in bundled:
+        target = out_dir / wheel.name
+        if not target.exists():
+            tmp = target.with_suffix(".tmp")
+            shutil.copyfile(wheel, tmp)
+            os.replace(tmp, target)
+        copied.append(target)
+    if not copied:
+        raise SetupError(f"virtualenv's setuptools wheels are missing; reinstall {PROJECT}")
+    return copied
+
+
 def _build_from_source(dist: metadata.Distribution, out_dir: Path) -> Path:
-    """An editable install has no files to repack: build its wheel from the source tree."""
+    """An editable install has no files to repack: build its wheel from the source tree.
+
+    With no index: the build backend comes from the wheelhouse (build_backend runs first).
+    """
     url = json.loads(dist.read_text("direct_url.json") or "{}").get("url", "")
     source = url.removeprefix("file://") if url.startswith("file://") else ""
     if not os.path.isdir(source):
@@ -82,6 +122,9 @@ def _build_from_source(dist: metadata.Distribution, out_dir: Path) -> Path:
             "wheel",
             "--quiet",
             "--no-deps",
+            "--no-index",
+            "--find-links",
+            str(out_dir),
             "--wheel-dir",
             str(out_dir),
             source,
@@ -89,6 +132,8 @@ def _build_from_source(dist: metadata.Distribution, out_dir: Path) -> Path:
         capture_output=True,
         text=True,
         check=False,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "PIP_CONFIG_FILE": os.devnull},
     )
     built = [
         w
@@ -161,7 +206,8 @@ def repack(dist: metadata.Distribution, out_dir: Path) -> Path:
 def build(out_dir: Path) -> list[Path]:
     """Refresh the wheelhouse: one wheel per needed distribution, stale wheels removed."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    wheels = [repack(dist, out_dir) for dist in closure()]
+    wheels = build_backend(out_dir)
+    wheels += [repack(dist, out_dir) for dist in closure()]
     keep = {w.name for w in wheels}
     for old in out_dir.glob("*.whl"):
         if old.name not in keep:
@@ -171,9 +217,11 @@ def build(out_dir: Path) -> list[Path]:
 
 
 def current(out_dir: Path) -> bool:
-    """Whether the wheelhouse holds the installed version of this package."""
+    """Whether the wheelhouse holds the installed version of this package, and setuptools."""
     try:
         version = metadata.version(PROJECT)
     except metadata.PackageNotFoundError:
         return False
-    return any(out_dir.glob(f"git_credential_sagemaker-{version}-*.whl"))
+    return any(out_dir.glob(f"git_credential_sagemaker-{version}-*.whl")) and any(
+        out_dir.glob("setuptools-*.whl")
+    )

@@ -1,0 +1,71 @@
+"""A package index on disk, so tests of pre-commit's hook environments never need the network.
+
+wheel_dir(tmp_path_factory) --> <basetemp>/local-index/*.whl, built once per test run:
+    this package's wheel (from the source tree) and every installed dependency's, repacked
+    by the wheelhouse code, plus the setuptools pip needs to build pre-commit's placeholder
+pip_env(wheels)             --> env that points pip, and so pre-commit's pip, there alone
+venv_with_pre_commit(...)   --> a venv holding pre-commit and nothing of ours: a colleague
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support import run
+
+BASE_PYTHON = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+BUILD = (
+    "import sys; from pathlib import Path; "
+    "from git_credential_sagemaker.provision import wheelhouse; "
+    "wheelhouse.build(Path(sys.argv[1]))"
+)
+
+
+def pip_env(wheels: Path) -> dict[str, str]:
+    """pip reads no config file and no index: the wheels folder is all it sees."""
+    return {
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(wheels),
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_NO_CACHE_DIR": "1",  # nothing written under the HOME of whoever runs the tests
+        "VIRTUALENV_NO_PERIODIC_UPDATE": "1",
+    }
+
+
+def wheel_dir(factory: pytest.TempPathFactory) -> Path:
+    """The local index of this run; the first caller builds it (in a child, away from the
+    source tree, so the installed metadata is what the wheelhouse code reads)."""
+    wheels = factory.getbasetemp() / "local-index"
+    done = wheels / "complete"
+    if not done.exists():
+        wheels.mkdir(exist_ok=True)
+        run(
+            [sys.executable, "-c", BUILD, str(wheels)],
+            env={**os.environ, **pip_env(wheels)},
+            cwd=wheels,
+            timeout=300,
+            check=True,
+        )
+        done.write_text("")
+    return wheels
+
+
+def venv_with_pre_commit(path: Path, wheels: Path) -> Path:
+    """A venv with only pre-commit (and what it needs) installed, from the local index."""
+    run([BASE_PYTHON, "-m", "venv", "--without-pip", str(path)], check=True)
+    python = str(path / "bin" / "python")
+    pip = [sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "pre-commit"]
+    run(pip, env={**os.environ, **pip_env(wheels)}, timeout=300, check=True)
+    ours = subprocess.run(
+        [python, "-c", "import git_credential_sagemaker"],
+        capture_output=True,
+        cwd=path,
+        check=False,
+    )
+    assert ours.returncode != 0, "the colleague's venv must not hold this package"
+    return path
