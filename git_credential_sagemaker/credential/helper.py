@@ -18,16 +18,17 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import TYPE_CHECKING
 
 from git_credential_sagemaker.credential import agentclient, paths, protocol
 from git_credential_sagemaker.errors import UserError
 
+TYPE_CHECKING = False  # importing typing would cost the fast path more than the agent does
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import BinaryIO
 
     from git_credential_sagemaker.credential.prompt import Prompter
+    from git_credential_sagemaker.credential.store import Store
 
 PREFIX = "git-credential-sagemaker: "
 EXPIRY_WARNING_DAYS = 7
@@ -83,6 +84,11 @@ def _run(
     store_dir = paths.store_dir(env, options.get("dir"))
     runtime_dir = paths.runtime_dir(env)
     sock = agentclient.socket_path(runtime_dir, store_dir)
+    if operation == "store" and _first_store(request) and _is_new(sock, store_dir, request):
+        checked = check_new_token(request)
+        if checked is None:
+            return 1
+        request, raw = checked, protocol.format_request(checked)
     reply = agentclient.call(sock, agentclient.encode(operation, store_dir, raw))
     if reply is not None and reply[0] == agentclient.OK:
         stdout.write(reply[1])
@@ -123,16 +129,84 @@ def serve_locked(
         elif operation == "store":
             if operations.storable(request):
                 unlock.unlock_and_remember(conf, store, say=say)
+                if _first_store(request) and _stored_password(request, store) != request.password:
+                    checked = check_new_token(request)
+                    if checked is None:
+                        return 1
+                    request = checked
                 operations.store(request, store)
         elif operations.has_match(request, store):
             unlock.unlock_and_remember(conf, store, say=say)
             operations.erase(request, store)
     except PromptError as exc:
-        say(str(exc))
+        if operation == "store" and conf.prompter.in_panel:
+            from git_credential_sagemaker.credential import context
+
+            say(context.not_saved(store.path.exists()))
+        else:
+            say(str(exc))
         if operation == "get" and stops_git(conf.prompter):
             stdout.write(b"quit=1\n")
         return 1
     return 0
+
+
+def _first_store(request: protocol.Request) -> bool:
+    """A store that may carry a token GitHub has not been asked about yet."""
+    return bool(
+        request.password
+        and request.protocol
+        and request.host
+        and not request.ephemeral
+        and request.check is None
+    )
+
+
+def _is_new(sock: str, store_dir: str, request: protocol.Request) -> bool:
+    """Whether the agent holds another token (or none) for this key; False when no agent
+    answers, since the slow path then compares for itself."""
+    key = protocol.Request(
+        protocol=request.protocol, host=request.host, path=request.path, username=request.username
+    )
+    reply = agentclient.call(
+        sock, agentclient.encode("get", store_dir, protocol.format_request(key))
+    )
+    if reply is None:
+        return False
+    if reply[0] != agentclient.OK:
+        return True
+    fields = dict(line.partition(b"=")[::2] for line in reply[1].splitlines())
+    return fields.get(b"password", b"").decode(errors="replace") != request.password
+
+
+def _stored_password(request: protocol.Request, store: Store) -> str | None:
+    from git_credential_sagemaker.credential import operations
+
+    entry = operations.find(request, store)
+    return None if entry is None else store.secrets(entry).get("password")
+
+
+def check_new_token(request: protocol.Request) -> protocol.Request | None:
+    """Ask GitHub about a token stored for the first time: the request to store, with its
+    expiry and what GitHub said, or None when GitHub rejected it (nothing is stored)."""
+    from git_credential_sagemaker.credential import github
+
+    result, extra, lines = github.on_first_store(
+        request.protocol or "",
+        request.host or "",
+        request.password or "",
+        request.password_expiry_utc is not None,
+    )
+    for line in lines:
+        say(line)
+    if result is None:
+        return request
+    if result.status == github.REJECTED:
+        return None
+    fields = {name: getattr(request, name) for name in protocol.FIELDS}
+    fields.update(extra)
+    fields["check"] = result.to_meta()
+    return protocol.Request(**fields)
 
 
 def stops_git(prompter: Prompter) -> bool:

@@ -62,7 +62,11 @@ def store(request: Request, keyring: Store, check: Optional[str] = None) -> None
     if expiry is not None and not (expiry.isdigit() and len(expiry) <= 20):
         raise UsageError("password_expiry_utc must be seconds since 1970; nothing was stored")
     if storable(request):
-        keyring.put(dict(zip(protocol.KEY_FIELDS, request.key)), request.secrets, check)
+        keyring.put(
+            dict(zip(protocol.KEY_FIELDS, request.key)),
+            request.secrets,
+            check if check is not None else request.check,
+        )
 
 
 def erase(request: Request, keyring: Store) -> int:

@@ -12,12 +12,12 @@ This module is on the hot path of `get`, so it imports nothing heavy.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
-
 from git_credential_sagemaker.errors import UsageError
 
+TYPE_CHECKING = False  # typing itself costs more to import than a whole `get`
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+    from typing import Final
 
 MAX_LINE = 65535
 MAX_REQUEST = 1 << 20
@@ -27,34 +27,83 @@ KEY_FIELDS = ("protocol", "host", "path", "username")
 # Secrets and their companions: stored encrypted, printed by `get`.
 SECRET_FIELDS = ("password", "password_expiry_utc", "oauth_refresh_token", "authtype", "credential")
 AUTHTYPE_FIELDS = ("authtype", "credential")
+# Every attribute of a Request, in its constructor's order.
+FIELDS = (
+    *KEY_FIELDS,
+    *SECRET_FIELDS,
+    "ephemeral",
+    "capabilities",
+    "wwwauth",
+    "state",
+    "continue_",
+    "quit",
+    "check",
+)
+# What GitHub said of a token, passed from the helper to the agent with a `store`. git never
+# sends attributes a helper did not give it, so only this package writes this line.
+CHECK_KEY = "sagemaker_check"
 
 
 class ProtocolError(UsageError):
     """A request git could never have sent; the helper answers nothing."""
 
 
-class Request(NamedTuple):
+class Request:
     """One credential description. `None` means git did not send the attribute.
 
-    A NamedTuple rather than a dataclass: `get` runs on every push, and dataclasses
-    costs more to import than the whole agent round trip.
+    A plain class with slots, not a NamedTuple or a dataclass: `get` runs on every push,
+    and importing typing or dataclasses costs more than the whole agent round trip.
+    Treated as immutable; two requests are equal when every field is.
     """
 
-    protocol: str | None = None
-    host: str | None = None
-    path: str | None = None
-    username: str | None = None
-    password: str | None = None
-    password_expiry_utc: str | None = None
-    oauth_refresh_token: str | None = None
-    authtype: str | None = None
-    credential: str | None = None
-    ephemeral: bool = False
-    capabilities: tuple[str, ...] = ()
-    wwwauth: tuple[str, ...] = ()
-    state: tuple[str, ...] = ()
-    continue_: bool = False
-    quit: bool = False
+    __slots__ = FIELDS
+
+    def __init__(
+        self,
+        protocol: str | None = None,
+        host: str | None = None,
+        path: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        password_expiry_utc: str | None = None,
+        oauth_refresh_token: str | None = None,
+        authtype: str | None = None,
+        credential: str | None = None,
+        ephemeral: bool = False,
+        capabilities: tuple[str, ...] = (),
+        wwwauth: tuple[str, ...] = (),
+        state: tuple[str, ...] = (),
+        continue_: bool = False,
+        quit: bool = False,
+        check: str | None = None,
+    ) -> None:
+        self.protocol: Final[str | None] = protocol
+        self.host: Final[str | None] = host
+        self.path: Final[str | None] = path
+        self.username: Final[str | None] = username
+        self.password: Final[str | None] = password
+        self.password_expiry_utc: Final[str | None] = password_expiry_utc
+        self.oauth_refresh_token: Final[str | None] = oauth_refresh_token
+        self.authtype: Final[str | None] = authtype
+        self.credential: Final[str | None] = credential
+        self.ephemeral: Final[bool] = ephemeral
+        self.capabilities: Final[tuple[str, ...]] = capabilities
+        self.wwwauth: Final[tuple[str, ...]] = wwwauth
+        self.state: Final[tuple[str, ...]] = state
+        self.continue_: Final[bool] = continue_
+        self.quit: Final[bool] = quit
+        self.check: Final[str | None] = check
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, k) for k in FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Request):
+            return NotImplemented
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
 
     def __repr__(self) -> str:
         # Never let a secret reach a traceback or a log through repr().
@@ -155,6 +204,8 @@ def parse(data: bytes) -> Request:
             fields[key] = _truthy(value)
         elif key == "continue":
             fields["continue_"] = _truthy(value)
+        elif key == CHECK_KEY:
+            fields["check"] = value
         # Any other key is ignored, as git-credential(1) asks of helpers.
     return Request(**fields, **{k: tuple(v) for k, v in lists.items()})  # type: ignore[arg-type]
 
@@ -172,6 +223,8 @@ def format_request(request: Request) -> bytes:
     for flag, key in (("ephemeral", "ephemeral"), ("continue_", "continue"), ("quit", "quit")):
         if getattr(request, flag):
             lines.append((key, "1"))
+    if request.check is not None:
+        lines.append((CHECK_KEY, request.check))
     return format_lines(lines)
 
 

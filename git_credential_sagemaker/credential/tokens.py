@@ -72,7 +72,8 @@ def problems_of(
     found: list[str] = []
     if result is not None and result.status == github.REJECTED:
         found.append(f"GitHub rejected the token for {host} (revoked or expired); fix: {relogin}")
-    left = days_left(entry.expiry, now)
+    expiry = str(result.expiry) if result is not None and result.expiry else entry.expiry
+    left = days_left(expiry, now)
     if left is not None and left < 0:
         found.append(f"the token for {host} has expired; fix: {relogin}")
     elif left is not None and left < github.WARN_DAYS:
