@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import support
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 WORKTREE = Path(__file__).resolve().parents[2]
@@ -21,20 +22,11 @@ HOOK_TYPES = ["pre-commit", "post-checkout", "post-merge", "post-rewrite"]
 def run(
     args: list[str], cwd: Path, check: bool = True, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        args,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=False,
-        env=env,
-        stdin=subprocess.DEVNULL,
+    """support.run, with text output (pre-commit may build an environment: a longer bound)."""
+    done = support.run(args, cwd=cwd, check=check, env=env, timeout=600)
+    return subprocess.CompletedProcess(
+        done.args, done.returncode, done.stdout.decode(), done.stderr.decode()
     )
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            f"{args} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-        )
-    return proc
 
 
 def git(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
