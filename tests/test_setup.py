@@ -294,3 +294,26 @@ def test_on_start_script_fails_clearly_when_no_python_fits(instance: Instance) -
     # What setup installed is left as it was: the instance stays usable.
     venv = instance.home / ".local" / "share" / "git-credential-sagemaker" / "venv"
     assert (venv / "bin" / "git-credential-sagemaker").exists()
+
+
+def test_on_start_script_without_a_wheelhouse_lets_the_instance_start(instance: Instance) -> None:
+    # A fleet's Lifecycle Configuration can reach an instance where setup never ran. A failing
+    # on-start script would fail the instance's start, so it must exit 0 and say why in one
+    # line, with only the PATH SageMaker gives it.
+    script = instance.run("git-credential-sagemaker", "lifecycle-script")
+    assert script.returncode == 0, script.stderr
+    done = instance.run(
+        "bash",
+        "-c",
+        script.stdout.decode(),
+        GCS_AS_USER="env",
+        PATH="/sbin:/bin:/usr/sbin:/usr/bin",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    said = [
+        line
+        for line in done.stdout.decode().splitlines()
+        if line.startswith("git-credential-sagemaker:")
+    ]
+    assert len(said) == 1, said
+    assert "no wheelhouse" in said[0] and "setup" in said[0]
