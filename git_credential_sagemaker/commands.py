@@ -12,7 +12,7 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
-from typing import Callable, Optional
+from typing import Callable, NoReturn, Optional
 
 from git_credential_sagemaker.credential import (
     account,
@@ -300,8 +300,15 @@ def _timeout(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming --help, not the whole usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}; see: {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="git credential helper for SageMaker: tokens kept encrypted on the "
         "persistent volume. git runs it as `credential.helper sagemaker`.",
