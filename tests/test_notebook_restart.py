@@ -161,8 +161,17 @@ def bare_env(tmp_path_factory: pytest.TempPathFactory) -> BareEnv:
         text=True,
         timeout=60,
     ).stdout.strip()
-    # ipykernel and its dependencies, by path only: the package's finder is never installed.
-    Path(purelib, "kernel-deps.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    # ipykernel and its dependencies, by path only, through a folder that links every entry
+    # of this suite's site-packages but the package itself (installed or editable): a path
+    # line runs no .pth file, so the package's editable finder is never installed either.
+    deps = root / "deps"
+    deps.mkdir()
+    for entry in Path(sysconfig.get_path("purelib")).iterdir():
+        name = entry.name.lower().replace("-", "_")
+        if name.startswith(("git_credential_sagemaker", "__editable__")) or name.endswith(".pth"):
+            continue
+        (deps / entry.name).symlink_to(entry)
+    Path(purelib, "kernel-deps.pth").write_text(f"{deps}\n")
     spec = root / "kernels" / "bare"
     spec.mkdir(parents=True)
     argv = [str(venv / "bin" / "python"), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
