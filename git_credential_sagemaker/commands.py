@@ -34,11 +34,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.load(os.environ, gitconfig.read_all(), args.dir, getattr(args, "timeout", None))
 
 
-def _agent_call(conf: Settings, op: str) -> Optional[tuple[bytes, bytes]]:
-    path = agentclient.socket_path(str(conf.runtime_dir), str(conf.store_dir))
-    return agentclient.call(path, agentclient.encode(op, str(conf.store_dir)))
-
-
 def _err(line: str) -> None:
     print(line, file=sys.stderr)
 
@@ -116,7 +111,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     conf = _settings(args)
     print(f"store:    {conf.store_dir / 'keyring.cfg'}")
-    reply = _agent_call(conf, "status")
+    reply = conf.call_agent("status")
     info: dict[str, str] = {}
     if reply is not None and reply[0] == agentclient.OK:
         lines = reply[1].decode(errors="replace").splitlines()
@@ -167,7 +162,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_lock(args: argparse.Namespace) -> int:
-    reply = _agent_call(_settings(args), "lock")
+    reply = _settings(args).call_agent("lock")
     print("locked" if reply is not None else "already locked")
     return 0
 

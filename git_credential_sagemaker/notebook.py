@@ -85,8 +85,7 @@ def _login(
 def _unlock(ask_secret: Ask) -> bool:
     try:
         conf = _settings()
-        sock = agentclient.socket_path(str(conf.runtime_dir), str(conf.store_dir))
-        reply = agentclient.call(sock, agentclient.encode("status", str(conf.store_dir)))
+        reply = conf.call_agent("status")
         if reply is not None and reply[0] == agentclient.OK:
             print("The keyring is already unlocked.")
             return True

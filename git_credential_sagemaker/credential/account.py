@@ -154,11 +154,6 @@ def login(
     return f"{where.where} for {sanitize(user)}"
 
 
-def _agent(conf: Settings, op: str, payload: bytes = b"") -> Optional[tuple[bytes, bytes]]:
-    path = agentclient.socket_path(str(conf.runtime_dir), str(conf.store_dir))
-    return agentclient.call(path, agentclient.encode(op, str(conf.store_dir), payload))
-
-
 def _store_via_agent(
     conf: Settings, fields: dict[str, Optional[str]], secrets: dict[str, str]
 ) -> bool:
@@ -170,7 +165,7 @@ def _store_via_agent(
         password=secrets["password"],
         password_expiry_utc=secrets.get("password_expiry_utc"),
     )
-    reply = _agent(conf, "store", protocol.format_request(request))
+    reply = conf.call_agent("store", protocol.format_request(request))
     if reply is None:
         return False
     if reply[0] != agentclient.OK:
@@ -207,9 +202,9 @@ def stored_entries(store: Store) -> Optional[list[Entry]]:
 
 def stop_agent(conf: Settings) -> bool:
     """Stop this store's agent, if one runs; returns once it is gone (or after a few seconds)."""
-    if _agent(conf, "lock") is None:
+    if conf.call_agent("lock") is None:
         return False
-    path = agentclient.socket_path(str(conf.runtime_dir), str(conf.store_dir))
+    path = conf.agent_socket
     deadline = time.monotonic() + AGENT_EXIT_WAIT
     while os.path.lexists(path) and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Optional
 
-from git_credential_sagemaker.credential import paths
+from git_credential_sagemaker.credential import agentclient, paths
 from git_credential_sagemaker.credential.prompt import Prompter
 from git_credential_sagemaker.errors import UsageError
 
@@ -64,4 +64,15 @@ class Settings:
             timeout=timeout,
             prompter=Prompter.load(env, lambda name: config.get(name.lower())),
             env_passphrase=env.get(PASSPHRASE_ENV),
+        )
+
+    @property
+    def agent_socket(self) -> str:
+        """Where this store's unlock agent listens."""
+        return agentclient.socket_path(str(self.runtime_dir), str(self.store_dir))
+
+    def call_agent(self, op: str, payload: bytes = b"") -> Optional[tuple[bytes, bytes]]:
+        """(status, body) from this store's agent, or None when none is running."""
+        return agentclient.call(
+            self.agent_socket, agentclient.encode(op, str(self.store_dir), payload)
         )

@@ -14,6 +14,7 @@ import time
 from typing import NamedTuple, Optional
 
 from git_credential_sagemaker.credential import agentclient, github, protocol, unlock
+from git_credential_sagemaker.credential.operations import expired
 from git_credential_sagemaker.credential.prompt import sanitize
 from git_credential_sagemaker.credential.settings import Settings
 from git_credential_sagemaker.credential.store import Entry, Store
@@ -86,11 +87,6 @@ def problems_of(
     return found
 
 
-def _agent(conf: Settings, op: str, payload: bytes = b"") -> Optional[tuple[bytes, bytes]]:
-    path = agentclient.socket_path(str(conf.runtime_dir), str(conf.store_dir))
-    return agentclient.call(path, agentclient.encode(op, str(conf.store_dir), payload))
-
-
 def _key_request(entry: Entry, **extra: Optional[str]) -> protocol.Request:
     return protocol.Request(
         protocol=entry.protocol,
@@ -102,7 +98,7 @@ def _key_request(entry: Entry, **extra: Optional[str]) -> protocol.Request:
 
 
 def _token_from_agent(conf: Settings, entry: Entry) -> Optional[dict[str, str]]:
-    reply = _agent(conf, "get", protocol.format_request(_key_request(entry)))
+    reply = conf.call_agent("get", protocol.format_request(_key_request(entry)))
     if reply is None or reply[0] != agentclient.OK:
         return None
     fields = dict(line.partition("=")[::2] for line in reply[1].decode().splitlines())
@@ -124,7 +120,7 @@ def recheck(
     findings: list[Finding] = []
     unlocked = False
     for entry in entries:
-        if operations_expired(entry):
+        if expired(entry.expiry):
             findings.append(Finding(entry, recorded(entry), problems_of(entry, recorded(entry))))
             continue
         secrets = _token_from_agent(conf, entry)
@@ -147,12 +143,6 @@ def recheck(
     return findings, None
 
 
-def operations_expired(entry: Entry) -> bool:
-    from git_credential_sagemaker.credential.operations import expired
-
-    return expired(entry.expiry)
-
-
 def _record(
     conf: Settings,
     store: Store,
@@ -169,6 +159,6 @@ def _record(
         kept["password_expiry_utc"] = str(result.expiry)
     if via_agent:
         request = _key_request(entry, **kept, check=result.to_meta())
-        _agent(conf, "store", protocol.format_request(request))
+        conf.call_agent("store", protocol.format_request(request))
     else:
         store.put(entry.key, kept, result.to_meta())
