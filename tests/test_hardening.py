@@ -367,3 +367,11 @@ def test_no_import_cycles() -> None:
         if start not in state:
             visit(start, [start])
     assert cycles == []
+
+
+def test_a_bad_url_with_a_token_inside_is_not_echoed(user: User) -> None:
+    done = user.run(
+        ["git-credential-sagemaker", "logout", "https://alice:ghp_pasted123@[bad"],
+    )
+    err = one_line_error(done)
+    assert "not a URL" in err and "ghp_pasted123" not in err + done.stdout.decode()

@@ -53,7 +53,10 @@ def target(url_or_host: str, username: Optional[str] = None) -> Target:
     from urllib.parse import unquote, urlsplit
 
     text = url_or_host.strip()
-    bad = UsageError(f"not a URL or host name: {sanitize(url_or_host)!r}")
+    # Never echo userinfo: a pasted https://user:TOKEN@host must not reach the terminal.
+    scheme, sep, rest = url_or_host.partition("://")
+    shown = f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else url_or_host.rpartition("@")[2]
+    bad = UsageError(f"not a URL or host name: {sanitize(shown)!r}")
     if not text or any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
         raise bad
     if "://" not in text:
