@@ -7,6 +7,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import motoserver
 import pytest
 from gitserver import GitServer
 from support import RUNTIME_PREFIX, User, directory, leftovers, stop
@@ -42,3 +43,13 @@ def user(tmp_path: Path) -> Iterator[User]:
 def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
     with GitServer(tmp_path_factory.mktemp("gitserver")) as server:
         yield server
+
+
+@pytest.fixture
+def aws(tmp_path: Path) -> Iterator[motoserver.MotoServer]:
+    """moto's server on loopback for one test; pass `aws.env` to the processes under test."""
+    server = motoserver.start(tmp_path / "moto.log")
+    try:
+        yield server
+    finally:
+        server.stop()

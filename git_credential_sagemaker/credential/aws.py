@@ -1,0 +1,109 @@
+"""boto3 for the AWS routes (KMS, Secrets Manager): imported only there, every call bounded.
+
+    client(service, resource) --boto3, bounded timeouts, one retry--> a botocore client
+    any failure --describe--> AwsError: one line naming the cause, never a traceback
+
+boto3 is the optional `[aws]` extra: without it, or without AWS credentials, these routes
+say so in one line and the passphrase route goes on as before. Nothing here is imported on
+the unlocked hot path. AWS_ENDPOINT_URL (botocore's own variable) points it elsewhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from git_credential_sagemaker.errors import UserError
+
+CONNECT_TIMEOUT = 2.0
+READ_TIMEOUT = 3.0
+EXTRA = "pip install 'git-credential-sagemaker[aws]'"
+
+
+class AwsError(UserError):
+    """An AWS call that did not succeed; str() is one line naming the cause."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code  # the AWS error code, when AWS answered
+
+
+def region_of(resource: str) -> Optional[str]:
+    """The region an ARN names (arn:aws:kms:REGION:...), else None: boto3's default then."""
+    parts = resource.split(":")
+    if len(parts) >= 6 and parts[0] == "arn" and parts[3]:
+        return parts[3]
+    return None
+
+
+def client(service: str, resource: str = "") -> Any:
+    """A client for `service`, in the region `resource` names, with bounded timeouts."""
+    try:
+        import boto3  # type: ignore[import-untyped,unused-ignore]
+        from botocore.config import Config  # type: ignore[import-untyped,unused-ignore]
+    except ImportError:
+        raise AwsError(f"boto3 is not installed; run: {EXTRA}", "NoBoto3") from None
+    config = Config(
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        retries={"max_attempts": 2, "mode": "standard"},
+    )
+    try:
+        return boto3.session.Session().client(
+            service, region_name=region_of(resource), config=config
+        )
+    except Exception as exc:  # NoRegionError and friends: a client that can't exist
+        raise AwsError(describe(exc), type(exc).__name__) from None
+
+
+def call(what: str, method: Any, **kwargs: Any) -> Any:
+    """`method(**kwargs)`, with any failure turned into one AwsError line about `what`."""
+    try:
+        return method(**kwargs)
+    except Exception as exc:
+        code = _code(exc)
+        raise AwsError(f"{what}: {describe(exc)}", code) from None
+
+
+def _code(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return type(exc).__name__
+
+
+CAUSES = {
+    "AccessDeniedException": "access denied: the IAM role lacks the permission",
+    "AccessDenied": "access denied: the IAM role lacks the permission",
+    "DisabledException": "the KMS key is disabled",
+    "KMSInvalidStateException": "the KMS key is disabled or pending deletion",
+    "NotFoundException": "the KMS key does not exist",
+    "InvalidCiphertextException": "KMS refused the wrapped key (another key or store)",
+    "IncorrectKeyException": "KMS refused the wrapped key (another key)",
+    "ResourceNotFoundException": "it does not exist",
+    "DecryptionFailure": "Secrets Manager could not decrypt it",
+    "UnrecognizedClientException": "the AWS credentials are not valid",
+    "InvalidClientTokenId": "the AWS credentials are not valid",
+    "ExpiredTokenException": "the AWS credentials have expired",
+}
+
+
+def describe(exc: Exception) -> str:
+    """A failure as a cause a user can act on. Never echoes a request or a secret."""
+    name = type(exc).__name__
+    code = _code(exc)
+    if code in CAUSES:
+        return CAUSES[code]
+    if name in ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"):
+        return "no AWS credentials (attach an IAM role, or set AWS credentials)"
+    if name == "NoRegionError":
+        return "no AWS region set (use a key ARN, or set AWS_DEFAULT_REGION)"
+    if name in (
+        "EndpointConnectionError",
+        "ConnectTimeoutError",
+        "ReadTimeoutError",
+        "ConnectionClosedError",
+    ):
+        return "AWS could not be reached (no network?)"
+    if code and code != name:
+        return f"AWS said {code}"
+    return f"{name}"
