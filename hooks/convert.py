@@ -7,8 +7,9 @@
   display name is replaced by the kernel's name, so renaming a kernel does not touch the `.py`.
   (The display name cannot simply be dropped: nbformat requires it, so jupytext could not read
   the `.py` back.)
-* `rebuild_notebook` turns `.py` text back into a notebook, keeping the outputs, cell ids and
-  kernel display name of the existing notebook, like `jupytext --update`.
+* `rebuild_notebook` turns `.py` text back into a notebook, keeping the cell ids and kernel
+  display name of the existing notebook, like `jupytext --update`, and the outputs of the
+  cells whose source is unchanged: a cell whose code changed loses its stale output.
 * `inputs_text` is the canonical text of a notebook's cells only, to compare two notebooks'
   inputs whatever their metadata and outputs.
 """
@@ -20,7 +21,10 @@ import json
 from typing import Any
 
 import jupytext  # type: ignore[import-untyped]
-from jupytext.combine import combine_inputs_with_outputs  # type: ignore[import-untyped]
+from jupytext.combine import (  # type: ignore[import-untyped]
+    combine_inputs_with_outputs,
+    map_outputs_to_inputs,
+)
 from nbformat import NotebookNode
 from nbformat.v4.nbjson import JSONReader
 
@@ -120,7 +124,9 @@ def rebuild_notebook(source: NotebookNode, existing: NotebookNode | None) -> Not
     if existing is None:
         notebook = source
     else:
+        matches = map_outputs_to_inputs(source.cells, existing.cells)
         combined: NotebookNode = combine_inputs_with_outputs(source, existing, {"extension": ".py"})
+        _drop_stale_outputs(combined, existing, matches)
         notebook = combined
         old = existing.metadata.get("kernelspec")
         if (
@@ -136,6 +142,28 @@ def rebuild_notebook(source: NotebookNode, existing: NotebookNode | None) -> Not
         if display:
             notebook.metadata["kernelspec"] = {**kernelspec, "display_name": display}
     return notebook
+
+
+def _drop_stale_outputs(
+    notebook: NotebookNode, existing: NotebookNode, matches: list[int | None]
+) -> None:
+    """Clear the outputs of code cells whose source changed: they show what it no longer does.
+
+    jupytext also pairs a changed cell with the old one at its place (so ids and metadata
+    survive an edit); only a cell whose code is the same, but for whitespace at line ends and
+    around the cell, keeps its output.
+    """
+    for cell, j in zip(notebook.cells, matches):
+        if cell.cell_type != "code":
+            continue
+        if j is not None and _code(existing.cells[j].source) == _code(cell.source):
+            continue
+        cell.outputs = []
+        cell.execution_count = None
+
+
+def _code(source: str) -> list[str]:
+    return [line.rstrip() for line in source.strip().splitlines()]
 
 
 def notebook_bytes(notebook: NotebookNode) -> bytes:

@@ -5,7 +5,8 @@ Data flow: git lists the `.py` files that changed between `PRE_COMMIT_FROM_REF` 
 post-rewrite after a rebase) -> only jupytext scripts are kept: a jupytext header, a pairing the
 cache remembers, an existing paired notebook, or a prefix/suffix pairing in the repo's jupytext
 configuration; plain modules like `train.py` are never touched -> each notebook is rebuilt from its
-`.py` with jupytext, keeping the existing notebook's outputs, or created if missing.
+`.py` with jupytext, keeping the outputs of the cells whose code is unchanged, or
+created if missing.
 
 A notebook is only replaced when that loses nothing: it is unchanged since it was last in sync
 (the cache), or its inputs equal the `.py` at the old ref, or already equal the new `.py`.

@@ -151,6 +151,9 @@ def test_a_pull_rebuilds_the_notebook_with_its_outputs(team: tuple[Path, Path]) 
     nbformat.validate(notebook)
     assert code_sources(notebook) == ["x = 1", "y = 3"]
     assert notebook.cells[1].outputs[0]["text"] == "output 1\n"
+    # The changed cell's old output ("output 2", from y = 2) would show what it no longer does.
+    assert notebook.cells[2].outputs == []
+    assert notebook.cells[2].execution_count is None
     assert not (alice / "train.ipynb").exists()  # a plain module stays a module
     assert (alice / "train.py").read_text() == "# %%\ndef train():\n    return 1\n"
     code, out = commit(alice, "Nothing new", "--allow-empty")  # in sync: no churn, no hint

@@ -64,6 +64,9 @@ def test_a_pulled_change_rebuilds_the_notebook_and_keeps_its_outputs(
     assert code_sources(notebook) == ["x = 1", "y = 20", "z = x + y"]
     assert notebook.cells[1].outputs[0]["text"] == "output 1\n"  # unchanged cell keeps output
     assert notebook.cells[1].execution_count == 1
+    assert notebook.cells[2].outputs == []  # y = 2 became y = 20: "output 2" is stale
+    assert notebook.cells[2].execution_count is None
+    assert notebook.cells[3].outputs == []  # a new cell has none
     assert notebook.metadata["kernelspec"]["display_name"] == "Python 3 (ipykernel)"
     assert notebook.metadata["language_info"]["version"] == "3.11.7"
     # Back in sync: the next commit neither rewrites the pulled script nor complains.
@@ -230,3 +233,32 @@ def test_cache_file_is_json_under_the_git_dir(
     data = json.loads((repo / ".git/git-credential-sagemaker/notebooks.json").read_text())
     assert data["notebooks"]["a.ipynb"][2] == "a.py"
     assert git(repo, "status", "--porcelain").stdout == ""
+
+
+def test_only_cells_whose_code_is_unchanged_keep_their_outputs(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_notebook(repo / "a.ipynb", make_notebook(["a = 1", "b = 2", "c = 3", "d = 4"]))
+    assert notebooks_to_py.main([]) == 1
+    for command in printed_commands(capsys.readouterr().out):
+        run_printed(repo, command)
+    git(repo, "commit", "-q", "-m", "Add a")
+    before = head(repo)
+    # A teammate edits one cell, swaps two others, and leaves trailing spaces after one.
+    text = (repo / "a.py").read_text()
+    text = text.replace("a = 1", "a = 10").replace("c = 3", "@@C@@").replace("d = 4", "c = 3")
+    text = text.replace("@@C@@", "d = 4").replace("b = 2", "b = 2   ")
+    (repo / "a.py").write_text(text)
+    git(repo, "commit", "-q", "-am", "Rework a")
+
+    assert hook(capsys, "--from-ref", before, "--to-ref", head(repo)) == (0, "")
+
+    notebook = read_notebook(repo / "a.ipynb")
+    assert code_sources(notebook) == ["a = 10", "b = 2   ", "d = 4", "c = 3"]
+    outputs = {c.source: [o["text"] for o in c.outputs] for c in notebook.cells[1:]}
+    assert outputs == {
+        "a = 10": [],  # changed: "output 1" came from a = 1
+        "b = 2   ": ["output 2\n"],  # only whitespace changed
+        "d = 4": ["output 4\n"],  # moved: the output follows its code
+        "c = 3": ["output 3\n"],
+    }
