@@ -171,7 +171,7 @@ def cmd_unlock(args: argparse.Namespace) -> int:
     conf = _settings(args)
     store = unlock.open_store(conf)
     if not store.path.exists():
-        _err(f"{PROG}: nothing stored yet; run: {PROG} login")
+        _err(conf.prompter.hint("nothing is stored yet, so there is nothing to unlock"))
         return 1
     key = unlock.unlock(conf, store)
     unlock.start_agent(conf, key, strict=True)
@@ -249,13 +249,22 @@ def cmd_setup(args: argparse.Namespace) -> int:
         answer = conf.prompter.ask(text, secret=False)
         if answer is None and conf.prompter.in_kernel:
             raise PromptError(
-                "pass --name and --email, or in a notebook cell run: "
-                "from git_credential_sagemaker import setup; setup()"
+                "nothing in a cell can answer; pass them: "
+                f"!{PROG} setup --name 'Your Name' --email you@example.com"
             )
         return answer
 
-    repo = None if args.no_repo else setup.find_repo(args.repo, os.getcwd())
-    report = setup.setup(os.environ, ask, args.name, args.email, repo, args.migrate, args.dry_run)
+    cwd = os.getcwd()
+    repo = None if args.no_repo else setup.find_repo(args.repo, cwd)
+    why = None
+    if repo is None and not args.no_repo:
+        why = (
+            f"{sanitize(cwd)} is not inside a git repository; for the notebook hooks, run "
+            f"{PROG} setup again inside one, or with --repo PATH"
+        )
+    report = setup.setup(
+        os.environ, ask, args.name, args.email, repo, args.migrate, args.dry_run, why
+    )
     for line in report.lines():
         print(line)
     return 0

@@ -114,7 +114,13 @@ def setup(
 
     try:
         where = provision.find_repo(repo, os.getcwd())
-        report = provision.setup(os.environ, _input, name, email, where, migrate)
+        why = None
+        if where is None:
+            why = (
+                "this notebook's folder is not inside a git repository; for the notebook "
+                "hooks, run setup(repo='PATH') with the repository's path"
+            )
+        report = provision.setup(os.environ, _input, name, email, where, migrate, False, why)
     except UserError as exc:
         _say(str(exc))
         return

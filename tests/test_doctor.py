@@ -195,6 +195,13 @@ def test_on_a_notebook_instance_each_fix_works_after_what_breaks_it(
     login_path = {"PATH": f"{instance.home / '.local' / 'bin'}:{MINIMAL_PATH}"}
     assert doctor(user, work, **login_path) == []
 
+    # The kernel startup file is from an older version: notebooks lose %git_unlock.
+    startup = instance.home / ".ipython" / "profile_default" / "startup"
+    (startup / "50-git-credential-sagemaker.py").write_text("# an older version\n")
+    [(problem, fix)] = doctor(user, work, **login_path)
+    assert "notebook kernels lack %git_unlock" in problem and fix == f"{APP} setup"
+    assert fix_each(user, work, **login_path) == [problem]
+
     # An older setup named the helper by name: found in a terminal, not in a kernel.
     volume_config = str(instance.state / "gitconfig")
     user.run(["git", "config", "--file", volume_config, "credential.helper", "sagemaker"])

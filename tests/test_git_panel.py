@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from gitserver import GitServer
 from jupyterserver import JupyterServer
-from support import PASSPHRASE, Askpass, User, merged
+from support import BIN, PASSPHRASE, Askpass, User, merged
 
 # Each test starts a Jupyter server: slower than most, bounded all the same.
 pytestmark = pytest.mark.timeout(300)
@@ -198,7 +198,7 @@ def test_locked_the_dialogs_token_pushes_and_pulls_without_hanging_and_is_not_sa
     assert panel.keyring.read_bytes() == before
     assert panel.user.agent_pids() == []
     helpers = panel.user.run(["git", "config", "--get-all", "credential.helper"], cwd=panel.work)
-    assert helpers.stdout.decode().split() == ["sagemaker"]
+    assert helpers.stdout.decode().split() == [str(BIN / "git-credential-sagemaker")]
     # The server's log is the one place the panel keeps git's output: one line says so.
     notes = [line for line in panel.jupyter.text.splitlines() if "was not saved" in line]
     assert len(notes) == 2, notes  # the push's and the pull's

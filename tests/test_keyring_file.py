@@ -256,6 +256,22 @@ def test_reset_with_nothing_stored_changes_nothing(user: User) -> None:
     assert not user.store_dir.exists() or list(user.store_dir.glob("keyring.cfg*")) == []
 
 
+@pytest.mark.parametrize(
+    ("env", "where"),
+    [
+        ({}, "in a terminal run: git-credential-sagemaker login"),
+        (WITH_MAGICS, "in a notebook cell run: %git_login"),
+    ],
+)
+def test_unlock_with_nothing_stored_says_where_to_log_in(
+    user: User, env: Env, where: str
+) -> None:
+    done = user.run([PROG, "unlock"], env=env)
+    err = done.stderr.decode()
+    assert done.returncode == 1 and err.count("\n") == 1, err
+    assert "nothing is stored yet" in err and where in err, err
+
+
 # --- login ------------------------------------------------------------------------------------
 
 

@@ -224,7 +224,8 @@ def test_studio_needs_no_lifecycle_script(user: User) -> None:
         ["git-credential-sagemaker", "setup", "--name", "A", "--email", "a@b.c"], env=env
     )
     assert done.returncode == 0 and b"no lifecycle script is needed" in done.stdout
-    assert b"helper = sagemaker" in (user.home / ".gitconfig").read_bytes()
+    helper = BIN / "git-credential-sagemaker"
+    assert f"helper = {helper}\n".encode() in (user.home / ".gitconfig").read_bytes()
     script = user.run(["git-credential-sagemaker", "lifecycle-script"], env=env)
     assert script.returncode == 1 and b"Studio" in script.stderr
 
@@ -265,7 +266,8 @@ def test_setup_without_a_terminal_leaves_a_note_for_the_missing_identity(user: U
     done = user.run(["git-credential-sagemaker", "setup"])
     assert done.returncode == 0, done.stderr
     out = done.stdout.decode()
-    assert "changed: git config --global credential.helper 'sagemaker'" in out
+    helper = BIN / "git-credential-sagemaker"
+    assert f"changed: git config --global credential.helper '{helper}'" in out
     assert "note: user.name is not set" in out and "setup --name" in out
     assert "note: user.email is not set" in out
 
@@ -317,3 +319,42 @@ def test_on_start_script_without_a_wheelhouse_lets_the_instance_start(instance: 
     ]
     assert len(said) == 1, said
     assert "no wheelhouse" in said[0] and "setup" in said[0]
+
+
+def test_setup_outside_a_repository_says_it_skipped_the_repository_part(user: User) -> None:
+    elsewhere = user.root / "not-a-repo"
+    elsewhere.mkdir()
+    args = ["git-credential-sagemaker", "setup", "--name", "A", "--email", "a@example.com"]
+
+    done = user.run(args, cwd=elsewhere)
+
+    assert done.returncode == 0, done.stderr
+    notes = [line for line in done.stdout.decode().splitlines() if "no repository" in line]
+    assert notes == [
+        f"note: no repository was set up: {elsewhere} is not inside a git repository; for "
+        "the notebook hooks, run git-credential-sagemaker setup again inside one, or with "
+        "--repo PATH"
+    ]
+    # Asked for no repository: nothing to explain.
+    done = user.run([*args, "--no-repo"], cwd=elsewhere)
+    assert done.returncode == 0 and b"no repository" not in done.stdout
+
+
+def test_git_finds_the_helper_with_a_bare_path_off_an_instance(user: User) -> None:
+    """Tried as Code Editor or a Jupyter server would: git runs with PATH=/usr/bin:/bin."""
+    done = user.run(
+        ["git-credential-sagemaker", "setup", "--no-repo", "--name", "A", "--email", "a@e.com"]
+    )
+    assert done.returncode == 0, done.stderr
+    user.approve("protocol=https\nhost=example.com\nusername=me\npassword=tok-bare-path\n")
+
+    fill = user.run(
+        ["git", "credential", "fill"],
+        input=b"protocol=https\nhost=example.com\n",
+        env={"PATH": "/usr/bin:/bin"},
+    )
+
+    assert fill.returncode == 0, fill.stderr
+    assert b"password=tok-bare-path" in fill.stdout
+    helpers = user.run(["git", "config", "--global", "--get-all", "credential.helper"])
+    assert helpers.stdout.decode().split() == [str(BIN / "git-credential-sagemaker")]

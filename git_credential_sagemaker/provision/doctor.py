@@ -27,7 +27,7 @@ from git_credential_sagemaker.credential.files import check_private_file, ensure
 from git_credential_sagemaker.credential.settings import Settings
 from git_credential_sagemaker.credential.store import BACKUP, Store, parse
 from git_credential_sagemaker.errors import UserError
-from git_credential_sagemaker.provision import gitsetup, lifecycle, wheelhouse
+from git_credential_sagemaker.provision import gitsetup, kernel_startup, lifecycle, wheelhouse
 from git_credential_sagemaker.provision.machine import Machine
 
 PROG = paths.APP
@@ -171,6 +171,12 @@ def machine_problems(
 ) -> Iterator[Problem]:
     setup = shlex.join([*prog, "setup"])
     yield from helper_problems(env, machine, prog)
+    if not kernel_startup.is_current(machine, env):
+        yield (
+            "notebook kernels lack %git_unlock, %git_login and a git that never waits (the "
+            "IPython startup file is missing or out of date)",
+            setup,
+        )
     layout = machine.layout
     if layout and layout.gitconfig not in gitconfig.get_all("include.path", ("--global",)):
         yield (

@@ -4,14 +4,19 @@
                        ~/.gitconfig --include.path--> that file (one line to restore)
     Studio, elsewhere: settings --> ~/.gitconfig (Studio's home persists)
 
-On a notebook instance the helper is named by its absolute path in the venv the on-start
-script rebuilds, so git finds it with any PATH (a kernel's, the Jupyter server's) and
-nothing is linked onto root's PATH. Every step checks first and changes only what is
-missing; with dry_run it only reports.
+The helper is named by its absolute path, so git finds it with any PATH (a kernel's, the
+Jupyter server's, Code Editor's): on a notebook instance in the venv the on-start script
+rebuilds, so nothing is linked onto root's PATH; elsewhere where pip installed it. Every
+step checks first and changes only what is missing; with dry_run it only reports.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import sys
+import sysconfig
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -22,9 +27,28 @@ from git_credential_sagemaker.provision.machine import Machine
 Ask = Callable[[str], Optional[str]]
 
 
+# git runs an absolute helper path through the shell: only a plain path goes in unquoted.
+PLAIN_PATH = re.compile(r"/[A-Za-z0-9._/+-]+")
+
+
 def helper_value(machine: Machine) -> str:
     """What credential.helper should say on this machine."""
-    return machine.layout.helper if machine.layout else gitconfig.HELPER_NAME
+    if machine.layout:
+        return machine.layout.helper
+    return installed_helper() or gitconfig.HELPER_NAME
+
+
+def installed_helper() -> Optional[str]:
+    """Where pip put this package's helper: beside the running Python, or the user scheme's
+    scripts folder (`pip install --user`). None when neither holds it (a checkout)."""
+    folders = [os.path.dirname(sys.executable)]
+    with contextlib.suppress(KeyError):  # no user scheme on this platform
+        folders.append(sysconfig.get_path("scripts", f"{os.name}_user"))
+    for folder in folders:
+        path = os.path.join(os.path.abspath(folder), paths.APP)
+        if os.path.isfile(path) and os.access(path, os.X_OK) and PLAIN_PATH.fullmatch(path):
+            return path
+    return None
 
 
 def configure_git(

@@ -182,6 +182,12 @@ def install(machine: Machine, env: Mapping[str, str], dry_run: bool) -> list[str
     ]
 
 
+def is_current(machine: Machine, env: Mapping[str, str]) -> bool:
+    """Whether the startup file is there and is what setup would write now."""
+    path = startup_dir(machine, env) / FILENAME
+    return _current(path) == render(interpreter(machine))
+
+
 def _current(path: Path) -> Optional[str]:
     try:
         return path.read_text(encoding="utf-8")

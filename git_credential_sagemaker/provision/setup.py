@@ -70,7 +70,9 @@ def setup(
     repo: Optional[Path] = None,
     migrate: bool = False,
     dry_run: bool = False,
+    no_repo_because: Optional[str] = None,
 ) -> Report:
+    """`no_repo_because`: why no repository is set up (for a note), when none was found."""
     machine = Machine.detect(env)
     notes: list[str] = []
     changes = gitsetup.configure_git(machine, name, email, ask, dry_run, notes)
@@ -83,4 +85,6 @@ def setup(
         repo_changes = setup_repo(repo, migrate=migrate, dry_run=dry_run, python=python)
         changes += [c.what for c in repo_changes if not c.advice]
         notes += [c.what for c in repo_changes if c.advice]
+    elif no_repo_because:
+        notes.append(f"no repository was set up: {no_repo_because}")
     return Report(changes, notes, dry_run, machine.kind)
