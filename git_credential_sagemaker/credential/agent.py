@@ -11,6 +11,12 @@ fill` would wait forever for EOF on a pipe it kept open. It lives until the mach
 Whatever one client sends (garbage, too much, nothing at all) costs that client an error
 line or its connection, never the agent: clients are served concurrently, each has a few
 seconds to send its request, and store operations take turns under one lock.
+
+A token read from a Secrets Manager secret is handed over with `cache`: `get` answers it from
+memory for at most secrets.CACHE_SECONDS, then says `secret` so the helper reads the secret
+again. Its keyed hash is kept for the agent's lifetime, so a `store` of it is refused even
+after the value is forgotten, and an `erase` of it drops it and says `secret` (the helper
+then says who must rotate it). Such a token never reaches the store.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import hashlib
+import hmac
 import os
 import socket
 import struct
@@ -29,7 +37,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
-from git_credential_sagemaker.credential import agentclient, crypto, operations, protocol
+from git_credential_sagemaker.credential import (
+    agentclient,
+    crypto,
+    operations,
+    protocol,
+    secrets,
+)
 from git_credential_sagemaker.credential.files import ensure_private_dir
 from git_credential_sagemaker.credential.settings import parse_timeout
 from git_credential_sagemaker.credential.store import Store
@@ -45,7 +59,10 @@ REPLY_DEADLINE = 5.0
 MAX_CLIENTS = 32
 # The accept loop wakes at least this often, so a missed wake-up cannot keep the key alive.
 WAKE_INTERVAL = 60.0
-OPS = ("get", "store", "erase", "lock", "status")
+OPS = ("get", "store", "erase", "lock", "status", "cache")
+# Secret-sourced tokens kept at once (the oldest key goes first), and hashes remembered.
+MAX_CACHED = 64
+MAX_SECRET_HASHES = 4096
 
 
 def peer_allowed(peer_uid: int, own_uid: int) -> bool:
@@ -85,10 +102,36 @@ def _error(text: str) -> bytes:
     return agentclient.ERROR + b"\n" + line.encode(errors="replace")
 
 
+class Cached:
+    """A token from a secret: the key it answers, and its value until `until` (monotonic)."""
+
+    __slots__ = ("digest", "key", "password", "until", "username")
+
+    def __init__(
+        self,
+        key: dict[str, Optional[str]],
+        username: Optional[str],
+        password: Optional[str],
+        digest: bytes,
+        until: float,
+    ) -> None:
+        self.key = key
+        self.username = username
+        self.password = password  # None once expired or erased; the key stays known
+        self.digest = digest
+        self.until = until
+
+
 class Agent:
     """Answers helper requests with the store's key held in memory."""
 
-    def __init__(self, store_dir: Path, key: bytes, timeout: Optional[float]) -> None:
+    def __init__(
+        self,
+        store_dir: Path,
+        key: bytes,
+        timeout: Optional[float],
+        cache_seconds: float = secrets.CACHE_SECONDS,
+    ) -> None:
         self.store_dir = store_dir.absolute()
         self.store = Store(store_dir, key=key)  # no passphrase source: never prompts
         self.started = time.time()
@@ -98,6 +141,11 @@ class Agent:
         self.stopping = threading.Event()
         self.slots = threading.BoundedSemaphore(MAX_CLIENTS)
         self.address = ""
+        self.cache_seconds = min(cache_seconds, secrets.CACHE_SECONDS)
+        self.cache_lock = threading.Lock()  # guards `cached` and `from_secrets`
+        self.cached: dict[tuple[Optional[str], ...], Cached] = {}
+        self.from_secrets: dict[bytes, None] = {}  # ordered set of keyed hashes
+        self.salt = os.urandom(32)
 
     def handle(self, message: bytes) -> tuple[bytes, bool]:
         """(reply, keep serving). Never raises: any failure is a one-line ERROR reply."""
@@ -126,6 +174,16 @@ class Agent:
             body = f"pid={os.getpid()}\nstarted={self.started:.0f}\nexpires={expires}\n"
             return agentclient.OK + b"\n" + body.encode(), True
         request = protocol.parse(payload)
+        if op == "cache":
+            return self.cache(request), True
+        if op == "get":
+            cached = self.from_cache(request)
+            if cached is not None:
+                return cached, True
+        elif op == "store" and self.is_from_secret(request.password):
+            return agentclient.OK + b"\n", True  # refused: the secret is where it lives
+        elif op == "erase" and self.forget(request):
+            return agentclient.SECRET + b"\n", True
         with self.store_lock:
             if op == "get":
                 if operations.find(request, self.store) is None:
@@ -136,6 +194,74 @@ class Agent:
             else:
                 operations.erase(request, self.store)
         return agentclient.OK + b"\n", True
+
+    # -- tokens from Secrets Manager, in memory only -------------------------------------
+
+    def _hash(self, password: str) -> bytes:
+        return hmac.new(self.salt, password.encode(errors="surrogatepass"), hashlib.sha256).digest()
+
+    def cache(self, request: protocol.Request) -> bytes:
+        """Keep a token the helper read from a secret; remember its hash for good."""
+        if not (request.protocol and request.host and request.password):
+            return _error("cache needs a protocol, a host and a password")
+        digest = self._hash(request.password)
+        entry = Cached(
+            dict(zip(protocol.KEY_FIELDS, request.key)),
+            request.username,
+            request.password,
+            digest,
+            time.monotonic() + self.cache_seconds,
+        )
+        with self.cache_lock:
+            self.cached.pop(request.key, None)
+            self.cached[request.key] = entry
+            while len(self.cached) > MAX_CACHED:
+                del self.cached[next(iter(self.cached))]
+            self.from_secrets[digest] = None
+            while len(self.from_secrets) > MAX_SECRET_HASHES:
+                del self.from_secrets[next(iter(self.from_secrets))]
+        return agentclient.OK + b"\n"
+
+    def from_cache(self, request: protocol.Request) -> Optional[bytes]:
+        """The reply for a `get` of a secret's URL; None when no secret answered it here."""
+        with self.cache_lock:
+            self.forget_expired()
+            for entry in self.cached.values():
+                if protocol.matches(request, entry.key):
+                    if entry.password is None:
+                        return agentclient.SECRET + b"\n"  # expired or erased: read it again
+                    secret = {"password": entry.password}
+                    return agentclient.OK + b"\n" + protocol.answer(request, entry.username, secret)
+        return None
+
+    def is_from_secret(self, password: Optional[str]) -> bool:
+        if password is None:
+            return False
+        digest = self._hash(password)
+        with self.cache_lock:
+            return digest in self.from_secrets
+
+    def forget(self, request: protocol.Request) -> bool:
+        """Drop the cached tokens an `erase` names; whether its password came from a secret."""
+        digest = None if request.password is None else self._hash(request.password)
+        with self.cache_lock:
+            for entry in self.cached.values():
+                if protocol.matches(request, entry.key) and digest in (None, entry.digest):
+                    entry.password = None
+            return digest is not None and digest in self.from_secrets
+
+    def forget_expired(self) -> Optional[float]:
+        """Drop values past their time (under cache_lock); seconds until the next one expires."""
+        now = time.monotonic()
+        soonest = None
+        for entry in self.cached.values():
+            if entry.password is None:
+                continue
+            if entry.until <= now:
+                entry.password = None
+            elif soonest is None or entry.until - now < soonest:
+                soonest = entry.until - now
+        return soonest
 
     def serve_client(self, conn: socket.socket) -> None:
         """One client, start to finish, on its own thread; nothing it does escapes."""
@@ -176,9 +302,10 @@ class Agent:
             remaining = None if self.deadline is None else self.deadline - time.monotonic()
             if remaining is not None and remaining <= 0:
                 break
-            listener.settimeout(
-                WAKE_INTERVAL if remaining is None else min(remaining, WAKE_INTERVAL)
-            )
+            with self.cache_lock:
+                soonest = self.forget_expired()
+            wake = min(x for x in (remaining, soonest, WAKE_INTERVAL) if x is not None)
+            listener.settimeout(max(wake, 0.01))
             try:
                 conn, _ = listener.accept()
             except socket.timeout:

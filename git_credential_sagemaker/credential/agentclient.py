@@ -1,6 +1,7 @@
 """Talking to the unlock agent: the hot path of every `get` once the keyring is unlocked.
 
     helper --(op, store dir, request bytes)--> agent-<hash>.sock --(status, answer)--> helper
+    status: ok, nomatch (nothing stored), error (one line), secret (see SECRET)
 
 It imports only C modules: `_socket`, since `socket` pulls in enum and selectors, and the
 built-in BLAKE2, since hashlib loads OpenSSL. No keyring, no crypto. When no agent
@@ -14,6 +15,9 @@ import os
 
 TIMEOUT = 10.0
 OK, NOMATCH, ERROR = b"ok", b"nomatch", b"error"
+# The request concerns a token from a Secrets Manager secret that the agent no longer holds
+# (get) or that the server rejected (erase): the helper's slow path takes it from there.
+SECRET = b"secret"
 
 
 def socket_path(runtime_dir: str, store_dir: str) -> str:

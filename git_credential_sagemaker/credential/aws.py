@@ -96,7 +96,7 @@ def describe(exc: Exception) -> str:
     if name in ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"):
         return "no AWS credentials (attach an IAM role, or set AWS credentials)"
     if name == "NoRegionError":
-        return "no AWS region set (use a key ARN, or set AWS_DEFAULT_REGION)"
+        return "no AWS region set (name it by ARN, or set AWS_DEFAULT_REGION)"
     if name in (
         "EndpointConnectionError",
         "ConnectTimeoutError",

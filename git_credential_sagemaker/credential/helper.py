@@ -3,7 +3,9 @@
     stdin --protocol.parse--> Request --agent (unlocked)--> answer --> stdout
                                       \\--slow path: open the store, maybe prompt--> stdout
 
-    slow path:  locked + match  --> passphrase (askpass or terminal) --> answer, start agent
+    slow path:  sagemakerSecret --> answer from Secrets Manager, hand it to the agent's
+                                    cache; never stored, and erase only says who must rotate
+                locked + match  --> passphrase (askpass or terminal) --> answer, start agent
                 nothing stored  --> token prompt on a terminal, else a one-line hint
                 inside a kernel --> hint and quit=1: git's own fallback prompt would hang
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from typing import BinaryIO
 
     from git_credential_sagemaker.credential.prompt import Prompter
+    from git_credential_sagemaker.credential.settings import Settings
     from git_credential_sagemaker.credential.store import Store
 
 PREFIX = "git-credential-sagemaker: "
@@ -116,7 +119,11 @@ def serve_locked(
     from git_credential_sagemaker.errors import PromptError
 
     timeout = parse_timeout(options["timeout"]) if "timeout" in options else None
-    conf = Settings.load(env, gitconfig.read_all(), options.get("dir"), timeout)
+    config = gitconfig.read_all()
+    conf = Settings.load(env, config, options.get("dir"), timeout)
+    secret = secret_name(request, config)
+    if secret is not None:
+        return serve_secret(operation, request, secret, conf, stdout)
     store = unlock.open_store(conf)
     try:
         if operation == "get":
@@ -151,6 +158,49 @@ def serve_locked(
     return 0
 
 
+def secret_name(request: protocol.Request, config: Mapping[str, str]) -> str | None:
+    """The Secrets Manager secret git config names for this URL (no subprocess unless some
+    URL names one)."""
+    from git_credential_sagemaker.credential import secrets
+
+    return secrets.name_for(request, config)
+
+
+def serve_secret(
+    operation: str, request: protocol.Request, name: str, conf: Settings, stdout: BinaryIO
+) -> int:
+    """A URL whose token lives in a secret: answer it, never store it, never erase it.
+
+    Nothing is prompted and the keyring is not opened. A running agent keeps the answer in
+    memory for at most an hour, and refuses to store it.
+    """
+    from git_credential_sagemaker.credential import secrets
+
+    if operation == "store":
+        return 0  # the secret is where this token lives; the keyring never holds it
+    if operation == "erase":
+        say(secrets.rejected(name, request.host))
+        return 0
+    try:
+        username, password = secrets.fetch(name)
+    except UserError as exc:
+        say(str(exc))
+        if stops_git(conf.prompter):
+            stdout.write(b"quit=1\n")
+        return 1
+    stdout.write(protocol.format_lines([("username", username), ("password", password)]))
+    stdout.flush()
+    cached = protocol.Request(
+        protocol=request.protocol,
+        host=request.host,
+        path=request.path,
+        username=username,
+        password=password,
+    )
+    conf.call_agent("cache", protocol.format_request(cached))
+    return 0
+
+
 def _first_store(request: protocol.Request) -> bool:
     """A store that may carry a token GitHub has not been asked about yet."""
     return bool(
@@ -171,8 +221,8 @@ def _is_new(sock: str, store_dir: str, request: protocol.Request) -> bool:
     reply = agentclient.call(
         sock, agentclient.encode("get", store_dir, protocol.format_request(key))
     )
-    if reply is None:
-        return False
+    if reply is None or reply[0] == agentclient.SECRET:
+        return False  # the slow path, or the agent, knows a secret's token when it sees it
     if reply[0] != agentclient.OK:
         return True
     fields = dict(line.partition(b"=")[::2] for line in reply[1].splitlines())
