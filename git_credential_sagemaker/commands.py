@@ -18,6 +18,7 @@ from git_credential_sagemaker.credential import (
     account,
     agentclient,
     gitconfig,
+    keys,
     paths,
     tokens,
     unlock,
@@ -131,7 +132,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         "git:      "
         + ("uses this helper" if configured else f"not configured; run: {PROG} setup --no-repo")
     )
-    entries = unlock.open_store(conf).entries()
+    store = unlock.open_store(conf)
+    fields = store.settings()
+    if fields is not None:
+        print(f"opens:    with {sanitize(keys.describe(fields))}")
+    entries = store.entries()
     print(f"tokens:   {len(entries) or 'none stored'}")
     if entries:
         _print_table(_token_rows(entries), indent="  ")
@@ -262,8 +267,13 @@ def cmd_setup(args: argparse.Namespace) -> int:
             f"{sanitize(cwd)} is not inside a git repository; for the notebook hooks, run "
             f"{PROG} setup again inside one, or with --repo PATH"
         )
+    from git_credential_sagemaker.provision import aws_setup
+
+    aws_setup.check_value("--kms-key", args.kms_key)
+    aws_setup.check_value("--secret", args.secret)
+    aws = setup.AwsOptions(args.kms_key, args.secret, args.secret_url)
     report = setup.setup(
-        os.environ, ask, args.name, args.email, repo, args.migrate, args.dry_run, why
+        os.environ, ask, args.name, args.email, repo, args.migrate, args.dry_run, why, aws
     )
     for line in report.lines():
         print(line)
@@ -380,6 +390,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--migrate", action="store_true", help="convert tracked notebooks to .py and untrack them"
     )
     setup.add_argument("--dry-run", action="store_true", help="say what would change")
+    setup.add_argument(
+        "--kms-key",
+        metavar="KEY",
+        help="let this KMS key (ARN, id or alias) open the keyring: no passphrase after a restart",
+    )
+    setup.add_argument(
+        "--secret",
+        metavar="NAME-OR-ARN",
+        help="read the token for --secret-url from this Secrets Manager secret",
+    )
+    setup.add_argument(
+        "--secret-url",
+        metavar="URL",
+        default="https://github.com",
+        help="the URL --secret serves (default: https://github.com)",
+    )
     add(
         "lifecycle-script",
         cmd_lifecycle_script,

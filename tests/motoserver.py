@@ -11,6 +11,7 @@ by the test that started it.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -30,13 +31,14 @@ def free_port() -> int:
 
 
 class MotoServer:
-    def __init__(self, log: Path) -> None:
+    def __init__(self, log: Path, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = log.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
@@ -64,11 +66,11 @@ class MotoServer:
             "AWS_EC2_METADATA_DISABLED": "true",
         }
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, key: str = "testing", secret: str = "testing") -> Any:
         import boto3  # type: ignore[import-untyped,unused-ignore]
 
         return boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+            aws_access_key_id=key, aws_secret_access_key=secret, region_name=REGION
         ).client(service, endpoint_url=self.url)
 
     def stop(self) -> None:
@@ -81,8 +83,9 @@ class MotoServer:
         self._log.close()
 
 
-def start(log: Path) -> MotoServer:
-    server = MotoServer(log)
+def start(log: Path, env: dict[str, str] | None = None) -> MotoServer:
+    """`env` for the server: INITIAL_NO_AUTH_ACTION_COUNT=N makes it check IAM after N calls."""
+    server = MotoServer(log, env)
     try:
         server.wait_ready()
     except BaseException:

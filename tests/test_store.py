@@ -52,7 +52,8 @@ def test_file_records_scheme_version_and_kdf(tmp_path: Path) -> None:
     config = configparser.RawConfigParser()
     config.read(ring.path)
     settings = dict(config.items("keyring_2Dsetting"))
-    assert settings["scheme"] == "argon2id+aes-256-gcm" and settings["version"] == "1"
+    assert settings["scheme"] == "argon2id+aes-256-gcm" and settings["version"] == "2"
+    assert len(settings["store_id"]) == 32 and settings["data_key_passphrase"]
     assert int(settings["kdf_memory_kib"]) >= 64 * 1024
     assert len(base64.b64decode(settings["kdf_salt"])) >= 16
     assert b"tok-rec" not in ring.path.read_bytes()

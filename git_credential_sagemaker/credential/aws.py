@@ -71,6 +71,14 @@ def _code(exc: Exception) -> str:
     return type(exc).__name__
 
 
+def _status(exc: Exception) -> int:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return status if isinstance(status, int) else 0
+    return 0
+
+
 CAUSES = {
     "AccessDeniedException": "access denied: the IAM role lacks the permission",
     "AccessDenied": "access denied: the IAM role lacks the permission",
@@ -93,6 +101,8 @@ def describe(exc: Exception) -> str:
     code = _code(exc)
     if code in CAUSES:
         return CAUSES[code]
+    if _status(exc) == 403:  # an IAM denial whose body named no code
+        return CAUSES["AccessDenied"]
     if name in ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"):
         return "no AWS credentials (attach an IAM role, or set AWS credentials)"
     if name == "NoRegionError":

@@ -8,7 +8,8 @@ reference value instead of `assert`, and atomic writes under a lock instead of i
 
 Layout of `keyring.cfg`::
 
-    [keyring_2Dsetting]            scheme, version, KDF parameters, sealed check value
+    [keyring_2Dsetting]            scheme, version, store id, the data key wrapped for each way
+                                   in (KDF parameters, KMS key), sealed check value (`keys`)
     [https_3A_2F_2Fgithub_2Ecom]   one section per service: protocol://host[/path]
     ualice = <base64 sealed JSON>  "u" + escaped username; "n" when git sent no username
     ualice.meta = {...}            key fields, stored and expiry times: plain, sealed as AAD
@@ -37,7 +38,7 @@ from typing import Callable, Optional
 
 from keyrings.alt.escape import escape  # type: ignore[import-untyped]
 
-from git_credential_sagemaker.credential import crypto
+from git_credential_sagemaker.credential import crypto, keys
 from git_credential_sagemaker.credential.files import (
     LOCK_TIMEOUT,
     atomic_write,
@@ -59,6 +60,12 @@ CHECK_VALUE = b"git-credential-sagemaker reference value"
 
 # Called with new=True when the passphrase is being chosen (so it should be confirmed).
 PassphraseSource = Callable[[bool], str]
+# (KMS key, wrapped data key, encryption context, whether a passphrase opens it too) -> the
+# data key, or None when KMS did not give it (the callable has said why, in one line).
+KmsUnwrap = Callable[[str, bytes, dict[str, str], bool], Optional[bytes]]
+# (data key, encryption context) -> (the data key wrapped by KMS, the key's ARN); raises
+# UserError.
+KmsWrap = Callable[[bytes, dict[str, str]], tuple[bytes, str]]
 
 
 @dataclass(frozen=True)
@@ -117,11 +124,13 @@ def parse(raw: bytes, scheme: str, version: str) -> configparser.RawConfigParser
         settings = dict(parser.items(SETTINGS))
     except configparser.Error:
         raise ValueError(f"it is not a keyring file ({edited})") from None
-    if settings.get("scheme") != scheme or settings.get("version") != version:
+    if settings.get("scheme") != scheme or settings.get("version") not in keys.VERSIONS:
         found = f"{str(settings.get('scheme'))[:40]!r} {str(settings.get('version'))[:8]!r}"
         raise ValueError(f"it is in a format this version does not know ({found})")
     try:
-        crypto.KdfParams.from_fields(settings)
+        if settings["version"] == keys.LEGACY:
+            crypto.KdfParams.from_fields(settings)
+        keys.check(settings)
         base64.b64decode(settings[CHECK_OPTION], validate=True)
     except KeyError:
         raise ValueError(f"its settings are incomplete ({edited})") from None
@@ -138,7 +147,7 @@ class Store:
     """The encrypted keyring file: entries readable without a key, secrets only with it."""
 
     scheme = crypto.SCHEME
-    version = crypto.VERSION
+    version = keys.CURRENT
 
     def __init__(
         self,
@@ -146,11 +155,13 @@ class Store:
         passphrase: Optional[PassphraseSource] = None,
         key: Optional[bytes] = None,
         lock_timeout: float = LOCK_TIMEOUT,
+        kms: Optional[KmsUnwrap] = None,
     ) -> None:
         self.directory = Path(directory)
         self._passphrase = passphrase
         self._key = key
-        self._params: Optional[crypto.KdfParams] = None
+        self._kms = kms
+        self._fresh: Optional[dict[str, str]] = None  # settings of a store not yet written
         self._cache: Optional[tuple[bytes, configparser.RawConfigParser]] = None
         self.lock_timeout = lock_timeout
 
@@ -278,23 +289,146 @@ class Store:
         return self._key is not None
 
     def unlock(self, parser: Optional[configparser.RawConfigParser] = None) -> bytes:
-        """Derive the key once; a wrong passphrase fails authentication of the check value."""
+        """The data key: from KMS when it wraps it, else from the passphrase (`keys`).
+
+        A wrong passphrase fails authentication; a version 1 file moves to version 2.
+        """
         if self._key is not None:
             return self._key
         if parser is None:
             parser = self._load()
+        if parser is None:
+            return self._start_with_passphrase()
+        fields = dict(parser.items(SETTINGS))
+        kms_key = keys.kms_key(fields)
+        if kms_key and self._kms is not None:
+            context = keys.kms_context(str(self.path), fields[keys.STORE_ID])
+            passphrase_too = keys.has_passphrase(fields)
+            data_key = self._kms(kms_key, keys.kms_blob(fields), context, passphrase_too)
+            if data_key is not None and self._opens(parser, data_key):
+                self._key = data_key
+                return data_key
+            self._kms = None  # said once; a retried passphrase does not ask KMS again
+        if not keys.has_passphrase(fields):
+            raise StoreError(
+                f"{self.path} opens only with KMS key {kms_key}, and KMS did not open it; "
+                f"give this role kms:Decrypt on that key, or start over with: {APP} reset"
+            )
         if self._passphrase is None:
             raise StoreError("the keyring is locked and no passphrase source is available")
-        if parser is None:
-            params = crypto.KdfParams.fresh()
-            key = crypto.derive_key(self._passphrase(True), params)
-        else:
-            params = crypto.KdfParams.from_fields(dict(parser.items(SETTINGS)))
-            key = crypto.derive_key(self._passphrase(False), params)
-            if not self._opens(parser, key):
+        params = crypto.KdfParams.from_fields(fields)
+        kek = crypto.derive_key(self._passphrase(False), params)
+        if fields["version"] == keys.LEGACY:
+            if not self._opens(parser, kek):
                 raise WrongPassphrase(f"wrong passphrase for {self.path}")
-        self._key, self._params = key, params
-        return key
+            self._key = kek
+            self._upgrade(kek)
+            return self._key
+        data_key = keys.unwrap_with_passphrase(kek, fields)
+        if data_key is None:
+            raise WrongPassphrase(f"wrong passphrase for {self.path}")
+        if not self._opens(parser, data_key):
+            raise self._unreadable("its key check fails (it was edited by hand)")
+        self._key = data_key
+        return data_key
+
+    def _start_with_passphrase(self) -> bytes:
+        """A new store: choose the passphrase that wraps a new data key."""
+        if self._passphrase is None:
+            raise StoreError("the keyring is locked and no passphrase source is available")
+        params = crypto.KdfParams.fresh()
+        kek = crypto.derive_key(self._passphrase(True), params)
+        data_key, store_id = keys.new_data_key(), keys.new_store_id()
+        self._fresh = {
+            **params.to_fields(),
+            keys.STORE_ID: store_id,
+            keys.BY_PASSPHRASE: keys.wrap_for_passphrase(kek, data_key, store_id),
+        }
+        self._key = data_key
+        return data_key
+
+    def _upgrade(self, legacy_key: bytes) -> None:
+        """Move a version 1 file to a wrapped data key, in one atomic write (the old file
+        stays as the backup). If it can't be written, the file stays version 1 and still
+        opens with the key in hand."""
+        data_key, store_id = keys.new_data_key(), keys.new_store_id()
+
+        def change(parser: configparser.RawConfigParser, key: bytes) -> bool:
+            if parser.get(SETTINGS, "version") != keys.LEGACY:
+                return False  # another process moved it first
+            for entry in self._entries(parser):
+                meta_json = parser.get(entry.section, entry.option + ".meta")
+                aad = self._aad(entry.section, entry.option, meta_json)
+                try:
+                    sealed = base64.b64decode(parser.get(entry.section, entry.option))
+                    plain = crypto.unseal(key, sealed, aad)
+                except (binascii.Error, crypto.AuthenticationError):
+                    continue  # already unreadable: kept as it is, for logout to remove
+                resealed = base64.b64encode(crypto.seal(data_key, plain, aad)).decode()
+                parser.set(entry.section, entry.option, resealed)
+            parser.set(SETTINGS, "version", keys.CURRENT)
+            parser.set(SETTINGS, keys.STORE_ID, store_id)
+            wrapped = keys.wrap_for_passphrase(key, data_key, store_id)
+            parser.set(SETTINGS, keys.BY_PASSPHRASE, wrapped)
+            check = crypto.seal(data_key, CHECK_VALUE, SETTINGS.encode())
+            parser.set(SETTINGS, CHECK_OPTION, base64.b64encode(check).decode())
+            return True
+
+        try:
+            self.transact(change)
+            parser = self._load()
+        except StoreError:
+            return
+        if parser is None:
+            return
+        # The passphrase's key wraps the data key now, whoever moved the file.
+        moved = keys.unwrap_with_passphrase(legacy_key, dict(parser.items(SETTINGS)))
+        if moved is not None and self._opens(parser, moved):
+            self._key = moved
+
+    def wrap_with_kms(self, key_id: str, wrap: KmsWrap) -> bool:
+        """Let KMS key `key_id` open this store too; a store not yet written opens only with
+        it. False when that key already wraps it."""
+        if self._key is None and self._load() is None:
+            data_key, store_id = keys.new_data_key(), keys.new_store_id()
+            blob, arn = wrap(data_key, keys.kms_context(str(self.path), store_id))
+            self._fresh = {
+                keys.STORE_ID: store_id,
+                keys.KMS_KEY: arn,
+                keys.BY_KMS: base64.b64encode(blob).decode(),
+            }
+            self._key = data_key
+            self.transact(lambda parser, key: True)
+            return True
+        changed = False
+
+        def change(parser: configparser.RawConfigParser, key: bytes) -> bool:
+            nonlocal changed
+            fields = dict(parser.items(SETTINGS))
+            if fields.get("version") != keys.CURRENT:
+                raise StoreError(f"{self.path} could not be moved to the current format")
+            if keys.kms_key(fields) == key_id:
+                return False
+            blob, arn = wrap(key, keys.kms_context(str(self.path), fields[keys.STORE_ID]))
+            if keys.kms_key(fields) == arn:
+                return False
+            parser.set(SETTINGS, keys.KMS_KEY, arn)
+            parser.set(SETTINGS, keys.BY_KMS, base64.b64encode(blob).decode())
+            changed = True
+            return True
+
+        self.transact(change)
+        return changed
+
+    def opens(self) -> bool:
+        """Whether the key in hand opens this file (False when there is none)."""
+        parser = self._load()
+        return parser is not None and self._key is not None and self._opens(parser, self._key)
+
+    def settings(self) -> Optional[dict[str, str]]:
+        """The file's settings (no secrets: wrapped keys only), or None when there is no file."""
+        parser = self._load()
+        return None if parser is None else dict(parser.items(SETTINGS))
 
     @staticmethod
     def _opens(parser: configparser.RawConfigParser, key: bytes) -> bool:
@@ -307,6 +441,7 @@ class Store:
 
     def lock(self) -> None:
         self._key = None
+        self._fresh = None
 
     # -- entries ---------------------------------------------------------------------------
 
@@ -368,14 +503,14 @@ class Store:
             atomic_write(self.path, out.getvalue())
 
     def _initial_document(self, key: bytes) -> configparser.RawConfigParser:
-        params = self._params
-        if params is None:
+        fresh = self._fresh
+        if fresh is None:
             raise StoreError(f"{self.path} is gone; unlock again to start a new keyring")
         parser = _new_parser()
         parser.add_section(SETTINGS)
         parser.set(SETTINGS, "scheme", self.scheme)
         parser.set(SETTINGS, "version", self.version)
-        for name, value in params.to_fields().items():
+        for name, value in fresh.items():
             parser.set(SETTINGS, name, value)
         check = crypto.seal(key, CHECK_VALUE, SETTINGS.encode())
         parser.set(SETTINGS, CHECK_OPTION, base64.b64encode(check).decode())

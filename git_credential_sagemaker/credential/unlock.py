@@ -1,5 +1,6 @@
 """Unlocking, written once: where the passphrase comes from, three tries, then the agent.
 
+    KMS (a store wrapped by setup --kms-key: the instance's role, no prompt) ---\\
     $GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE ----------------------\\
     ask (askpass / terminal / a notebook's getpass) --3 tries--> Store.unlock --> key
         (the first time, one line first says what the passphrase protects)
@@ -14,7 +15,7 @@ from __future__ import annotations
 import sys
 from typing import Callable, Optional
 
-from git_credential_sagemaker.credential import agent
+from git_credential_sagemaker.credential import agent, kms
 from git_credential_sagemaker.credential.paths import APP as PROG
 from git_credential_sagemaker.credential.prompt import ATTEMPTS, choose_passphrase
 from git_credential_sagemaker.credential.settings import Settings
@@ -67,7 +68,12 @@ def passphrase_source(
 def open_store(
     conf: Settings, ask: Optional[Ask] = None, key: Optional[bytes] = None, say: Say = _stderr
 ) -> Store:
-    return Store(conf.store_dir, passphrase=passphrase_source(conf, ask, say), key=key)
+    return Store(
+        conf.store_dir,
+        passphrase=passphrase_source(conf, ask, say),
+        key=key,
+        kms=kms.unwrapper(say),
+    )
 
 
 def unlock(conf: Settings, store: Store, say: Say = _stderr) -> bytes:

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Optional
 
-from git_credential_sagemaker.credential import gitconfig, paths, tokens, unlock
+from git_credential_sagemaker.credential import gitconfig, keys, paths, tokens, unlock
 from git_credential_sagemaker.credential.files import check_private_file, ensure_private_dir
 from git_credential_sagemaker.credential.settings import Settings
 from git_credential_sagemaker.credential.store import BACKUP, Store, parse
@@ -149,6 +149,38 @@ def keyring_problems(env: Mapping[str, str], prog: Sequence[str]) -> Iterator[Pr
         yield (
             f"{message.split(';')[0]}, so git can neither use nor save tokens",
             _keyring_fix(store, prog),
+        )
+        return
+    yield from kms_problems(store, prog)
+
+
+def kms_problems(store: Store, prog: Sequence[str]) -> Iterator[Problem]:
+    """A store wrapped by KMS: this role can still unwrap its key (one bounded Decrypt)."""
+    fields = store.settings() or {}
+    key_id = keys.kms_key(fields)
+    if key_id is None:
+        return
+    from git_credential_sagemaker.credential import aws, kms
+
+    context = keys.kms_context(str(store.path), fields[keys.STORE_ID])
+    try:
+        data_key = kms.decrypt(key_id, keys.kms_blob(fields), context)
+    except aws.AwsError as exc:
+        fallback = (
+            "the passphrase still opens it"
+            if keys.has_passphrase(fields)
+            else "nothing else opens it"
+        )
+        yield (
+            f"{exc}, so after a restart git asks for a passphrase ({fallback})",
+            f"give this instance's role kms:Decrypt on {key_id} "
+            f"(then check with: {shlex.join([*prog, 'doctor'])})",
+        )
+        return
+    if not Store(store.directory, key=data_key).opens():
+        yield (
+            f"KMS key {key_id} unwraps a key that does not open {store.path}",
+            shlex.join([*prog, "setup", "--kms-key", key_id]),
         )
 
 

@@ -3,6 +3,7 @@
     Machine --gitsetup--> helper, identity, pull.rebase (+ include line on an instance)
             --kernel_startup--> %git_unlock, %git_login and a safe git env in every kernel
             --restart---> wheelhouse, on-start script, pre-commit cache, venv
+            --aws_setup--> --kms-key: KMS wraps the keyring's key; --secret: where tokens live
     repository (if any) --repo.setup_repo--> .gitignore, jupytext.toml, hooks
 
 Idempotent: a second run reports no changes.
@@ -41,6 +42,12 @@ class Report(NamedTuple):
         return out
 
 
+class AwsOptions(NamedTuple):
+    kms_key: Optional[str] = None  # KMS key ARN, id or alias that wraps the store's key
+    secret: Optional[str] = None  # Secrets Manager secret holding the token for secret_url
+    secret_url: str = "https://github.com"  # noqa: S105  # a URL
+
+
 def find_repo(start: Optional[str], cwd: str) -> Optional[Path]:
     """The repository at `start` (an error if it is none), else the one `cwd` is in, else None."""
     where = start or cwd
@@ -71,11 +78,19 @@ def setup(
     migrate: bool = False,
     dry_run: bool = False,
     no_repo_because: Optional[str] = None,
+    aws: Optional[AwsOptions] = None,
 ) -> Report:
     """`no_repo_because`: why no repository is set up (for a note), when none was found."""
     machine = Machine.detect(env)
     notes: list[str] = []
     changes = gitsetup.configure_git(machine, name, email, ask, dry_run, notes)
+    if aws is not None:
+        from git_credential_sagemaker.provision import aws_setup
+
+        if aws.secret:
+            changes += aws_setup.configure_secret(machine, aws.secret, aws.secret_url, dry_run)
+        if aws.kms_key:
+            changes += aws_setup.configure_kms(env, aws.kms_key, dry_run)
     changes += kernel_startup.install(machine, env, dry_run)
     changes += restart.persist_for_restart(machine, dry_run)
     if repo is not None:

@@ -1,0 +1,56 @@
+"""`setup --kms-key` and `setup --secret`: the AWS routes, wired up once.
+
+    --kms-key K --> the store's data key wrapped by KMS key K (a new store opens only with
+                    it; an existing one keeps its passphrase too, after one unlock)
+    --secret S  --> credential.<url>.sagemakerSecret S in the config that survives
+
+Both are optional: without them setup never imports boto3 or calls AWS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Optional
+
+from git_credential_sagemaker.credential import gitconfig, kms, unlock
+from git_credential_sagemaker.credential.prompt import sanitize
+from git_credential_sagemaker.credential.protocol import has_control
+from git_credential_sagemaker.credential.settings import Settings
+from git_credential_sagemaker.errors import UsageError
+from git_credential_sagemaker.provision.machine import Machine
+
+SECRET_KEY = "sagemakerSecret"  # noqa: S105  # a git config name
+
+
+def check_value(flag: str, value: Optional[str]) -> None:
+    """A key or secret name that git config or KMS could misread is refused up front."""
+    if value is not None and (not value.strip() or has_control(value) or value != value.strip()):
+        raise UsageError(f"{flag} needs a name, ARN or alias, not {sanitize(repr(value))}")
+
+
+def configure_secret(machine: Machine, secret: str, url: str, dry_run: bool) -> list[str]:
+    key = f"credential.{url}.{SECRET_KEY}"
+    if gitconfig.get_all(key, machine.config_scope)[-1:] == [secret]:
+        return []
+    if not dry_run:
+        gitconfig.set(key, secret, machine.config_scope)
+    return [f"git config {' '.join(machine.config_scope)} {key} {secret!r}"]
+
+
+def configure_kms(env: Mapping[str, str], key_id: str, dry_run: bool) -> list[str]:
+    conf = Settings.load(env, gitconfig.read_all())
+    store = unlock.open_store(conf)
+    if dry_run:
+        return [f"would let KMS key {key_id} open {store.path}"]
+    existed = store.path.exists()
+    if existed:
+        unlock.unlock(conf, store)  # KMS (another key) or the passphrase, three tries
+
+    def wrap(data_key: bytes, context: dict[str, str]) -> tuple[bytes, str]:
+        return kms.encrypt(key_id, data_key, context)
+
+    if not store.wrap_with_kms(key_id, wrap):
+        return []
+    if existed:
+        return [f"{store.path} opens with KMS key {key_id} too (the passphrase still does)"]
+    return [f"{store.path} created; it opens with KMS key {key_id}, with no passphrase"]

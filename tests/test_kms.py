@@ -1,0 +1,280 @@
+"""A KMS-sealed keyring against moto's server on loopback: restarts with no passphrase.
+
+Each test runs the real helper, git and setup as processes whose boto3 talks to moto over
+HTTP (AWS_ENDPOINT_URL); nothing is patched. A restart is simulated the way it happens on an
+instance: every agent stopped, no passphrase in the environment, no terminal.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import motoserver
+import pexpect
+import pytest
+from motoserver import MotoServer, free_port
+from support import PASSPHRASE, User
+
+from git_credential_sagemaker.credential import aws
+
+PROG = "git-credential-sagemaker"
+DATA = Path(__file__).parent / "data"
+GH = b"protocol=https\nhost=github.com\n"
+LEGACY_TOKENS = (b"ghp_legacyTokenAlice0001", b"legacy-token-bob-0002")
+# After a restart: no passphrase, no terminal, no prompt, no askpass.
+RESTARTED = {"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": None, "GIT_TERMINAL_PROMPT": "0"}
+
+
+def settings(user: User) -> dict[str, str]:
+    config = configparser.RawConfigParser()
+    config.read(user.store_dir / "keyring.cfg")
+    return dict(config.items("keyring_2Dsetting"))
+
+
+def kms_key(aws: MotoServer, alias: str = "alias/notebooks") -> str:
+    kms = aws.client("kms")
+    key = kms.create_key(Description="git-credential-sagemaker test")["KeyMetadata"]
+    kms.create_alias(AliasName=alias, TargetKeyId=key["KeyId"])
+    return str(key["Arn"])
+
+
+def restart(user: User) -> None:
+    """Everything but the volume is gone: the agents stop (the runtime dir is emptied)."""
+    user.close()
+    user.runtime.mkdir(mode=0o700)
+
+
+def get(user: User, env: dict[str, str | None]) -> tuple[str, str]:
+    done = user.helper("get", GH, env=env)
+    assert b"Traceback" not in done.stderr, done.stderr
+    fields = dict(line.split("=", 1) for line in done.stdout.decode().splitlines() if "=" in line)
+    return fields.get("password", ""), done.stderr.decode()
+
+
+def legacy_store(user: User) -> None:
+    """A keyring written by the version before the data key existed (passphrase-derived key)."""
+    user.store_dir.mkdir(parents=True, mode=0o700)
+    shutil.copy(DATA / "keyring-v1.cfg", user.store_dir / "keyring.cfg")
+    (user.store_dir / "keyring.cfg").chmod(0o600)
+
+
+def test_a_store_in_the_old_format_opens_and_moves_to_a_wrapped_key_losing_nothing(
+    user: User,
+) -> None:
+    legacy_store(user)
+    before = (user.store_dir / "keyring.cfg").read_bytes()
+
+    assert get(user, {})[0] == "ghp_legacyTokenAlice0001"
+
+    after = settings(user)
+    assert after["version"] == "2" and after["data_key_passphrase"] and after["store_id"]
+    assert (user.store_dir / "keyring.cfg.bak").read_bytes() == before  # the old file, kept
+    listed = user.run([PROG, "list"]).stdout.decode()
+    assert "github.com" in listed and "git.example.com" in listed and "2100-01-01" in listed
+    bob = user.helper("get", b"protocol=https\nhost=git.example.com\nusername=bob\n")
+    assert b"password=legacy-token-bob-0002" in bob.stdout
+    data = (user.store_dir / "keyring.cfg").read_bytes()
+    assert all(token not in data for token in LEGACY_TOKENS)
+    # A wrong passphrase still opens nothing, and a second unlock changes nothing.
+    wrong = user.helper("get", GH, env={"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": "not it"})
+    assert b"wrong passphrase" in wrong.stderr and b"password=" not in wrong.stdout
+    assert get(user, {})[0] == "ghp_legacyTokenAlice0001"
+    assert (user.store_dir / "keyring.cfg").read_bytes() == data
+
+
+def test_an_existing_store_wrapped_by_kms_survives_a_restart_with_no_prompt(
+    user: User, aws: MotoServer
+) -> None:
+    arn = kms_key(aws)
+    legacy_store(user)  # the usual case: a user who has used the passphrase for a while
+
+    done = user.run([PROG, "setup", "--no-repo", "--kms-key", "alias/notebooks"], env=aws.env)
+
+    assert done.returncode == 0, done.stderr
+    assert "opens with KMS key alias/notebooks too" in done.stdout.decode()
+    fields = settings(user)
+    assert fields["kms_key_id"] == arn and fields["data_key_passphrase"]
+    status = user.run([PROG, "status"], env=aws.env).stdout.decode()
+    assert f"opens:    with the passphrase or KMS key {arn}" in status
+
+    restart(user)
+    token, said = get(user, {**aws.env, **RESTARTED})
+
+    assert token == "ghp_legacyTokenAlice0001"
+    assert said == ""  # not a prompt, not a hint: nothing at all
+    assert user.agent_pids()  # the key went to an agent: later calls need no AWS call
+    again = user.run([PROG, "setup", "--no-repo", "--kms-key", arn], env=aws.env)
+    assert again.returncode == 0 and b"everything is already set up" in again.stdout
+    for path in user.store_dir.iterdir():
+        assert all(token not in path.read_bytes() for token in LEGACY_TOKENS), path
+
+
+def test_a_fleet_store_opens_only_with_kms_and_never_asks(user: User, aws: MotoServer) -> None:
+    arn = kms_key(aws)
+    env = {**aws.env, **RESTARTED}
+    user.env.update(env)  # git's own calls to the helper too
+    done = user.run([PROG, "setup", "--no-repo", "--kms-key", arn], env=env)
+    assert done.returncode == 0, done.stderr
+    assert "it opens with KMS key" in done.stdout.decode()
+    assert "data_key_passphrase" not in settings(user)
+
+    user.approve("protocol=https\nhost=github.com\nusername=fleet\npassword=tok-fleet-1\n")
+    restart(user)
+
+    assert get(user, env) == ("tok-fleet-1", "")
+    assert b"tok-fleet-1" not in (user.store_dir / "keyring.cfg").read_bytes()
+    status = user.run([PROG, "status"], env=env).stdout.decode()
+    assert f"opens:    with KMS key {arn}\n" in status
+
+
+ROLE_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["kms:*", "iam:*"], "Resource": "*"}],
+    }
+)
+
+
+@pytest.fixture
+def iam_aws(tmp_path: Path) -> Iterator[tuple[MotoServer, dict[str, str], str]]:
+    """moto checking IAM: a role-like user allowed kms:* (the first 4 calls are unchecked, to
+    create it). Returns the server, that user's credentials, and a key's ARN."""
+    server = motoserver.start(tmp_path / "moto-iam.log", {"INITIAL_NO_AUTH_ACTION_COUNT": "4"})
+    try:
+        iam = server.client("iam")
+        iam.create_user(UserName="notebook-role")
+        created = iam.create_access_key(UserName="notebook-role")["AccessKey"]
+        arn = str(server.client("kms").create_key()["KeyMetadata"]["Arn"])
+        iam.put_user_policy(UserName="notebook-role", PolicyName="kms", PolicyDocument=ROLE_POLICY)
+        creds = {
+            "AWS_ACCESS_KEY_ID": created["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": created["SecretAccessKey"],
+        }
+        yield server, creds, arn
+    finally:
+        server.stop()
+
+
+def kms_fails_then_passphrase(user: User, env: dict[str, str | None]) -> tuple[str, str]:
+    """`get` at a terminal: (what was said before the passphrase prompt, the answer)."""
+    child = pexpect.spawn(
+        PROG,
+        ["get"],
+        env={k: v for k, v in {**user.env, **env}.items() if v is not None},
+        timeout=60,
+        encoding="utf-8",
+    )
+    child.send("protocol=https\nhost=github.com\n\n")
+    child.sendeof()
+    child.expect("Passphrase for")
+    said = str(child.before)
+    child.sendline(PASSPHRASE)
+    child.expect(pexpect.EOF)
+    child.close()
+    return said, str(child.before)
+
+
+def test_revoking_kms_decrypt_locks_the_store_and_the_passphrase_still_opens_it(
+    user: User, iam_aws: tuple[MotoServer, dict[str, str], str]
+) -> None:
+    server, creds, arn = iam_aws
+    env: dict[str, str | None] = {**server.env, **creds}
+    legacy_store(user)
+    done = user.run([PROG, "setup", "--no-repo", "--kms-key", arn], env=env)
+    assert done.returncode == 0, done.stderr
+    restart(user)
+    assert get(user, {**env, **RESTARTED}) == ("ghp_legacyTokenAlice0001", "")
+
+    restart(user)
+    iam = server.client("iam", creds["AWS_ACCESS_KEY_ID"], creds["AWS_SECRET_ACCESS_KEY"])
+    iam.delete_user_policy(UserName="notebook-role", PolicyName="kms")
+    said, answer = kms_fails_then_passphrase(
+        user, {**env, **RESTARTED, "GIT_TERMINAL_PROMPT": None}
+    )
+
+    lines = [line for line in said.splitlines() if "KMS" in line]
+    assert len(lines) == 1, said
+    assert "access denied" in lines[0] and "the passphrase opens it instead" in lines[0], lines
+    assert "password=ghp_legacyTokenAlice0001" in answer and "Traceback" not in said + answer
+    doctor = user.run([PROG, "doctor"], env={**env, **RESTARTED}).stdout.decode()
+    assert "access denied" in doctor and f"kms:Decrypt on {arn}" in doctor, doctor
+
+
+@pytest.mark.parametrize("cause", ["no credentials", "no network"])
+def test_when_kms_fails_one_line_then_the_passphrase_prompt(
+    user: User, aws: MotoServer, cause: str
+) -> None:
+    arn = kms_key(aws)
+    legacy_store(user)
+    assert user.run([PROG, "setup", "--no-repo", "--kms-key", arn], env=aws.env).returncode == 0
+    restart(user)
+    env: dict[str, str | None] = {**aws.env, **RESTARTED, "GIT_TERMINAL_PROMPT": None}
+    if cause == "no credentials":
+        env.update({"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None})
+        env["AWS_SHARED_CREDENTIALS_FILE"] = str(user.root / "none")
+        env["AWS_CONFIG_FILE"] = str(user.root / "none")
+        expected = "no AWS credentials"
+    else:
+        env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{free_port()}"
+        expected = "AWS could not be reached"
+
+    said, answer = kms_fails_then_passphrase(user, env)
+
+    lines = [line for line in said.splitlines() if "KMS" in line]
+    assert len(lines) == 1, said
+    assert expected in lines[0] and "the passphrase opens it instead" in lines[0], lines
+    assert "Traceback" not in said + answer
+    assert "password=ghp_legacyTokenAlice0001" in answer
+
+
+def test_a_kms_only_store_that_kms_cannot_open_says_so_in_one_line(
+    user: User, aws: MotoServer
+) -> None:
+    arn = kms_key(aws)
+    env: dict[str, str | None] = {**aws.env, **RESTARTED}
+    user.env.update(aws.env)
+    assert user.run([PROG, "setup", "--no-repo", "--kms-key", arn], env=env).returncode == 0
+    user.approve("protocol=https\nhost=github.com\nusername=fleet\npassword=tok-fleet-2\n")
+    restart(user)
+    unreachable = {**env, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
+
+    token, said = get(user, unreachable)
+
+    assert token == ""
+    assert said.count("\n") == 1 and "AWS could not be reached" in said, said
+    assert "nothing else opens" in said and "kms:Decrypt" in said, said
+    assert "tok-fleet-2" not in said
+    doctor = user.run([PROG, "doctor"], env=unreachable).stdout.decode()
+    assert "AWS could not be reached" in doctor and "nothing else opens it" in doctor, doctor
+    assert get(user, env) == ("tok-fleet-2", "")  # back on the network: no prompt
+
+
+def test_a_bad_kms_key_option_is_one_line_and_changes_nothing(user: User, aws: MotoServer) -> None:
+    done = user.run([PROG, "setup", "--no-repo", "--kms-key", "alias/nope"], env=aws.env)
+    err = done.stderr.decode()
+    assert done.returncode == 1 and err.count("\n") == 1, err
+    assert "alias/nope" in err and "Traceback" not in err
+    assert not (user.store_dir / "keyring.cfg").exists()
+    bad = user.run([PROG, "setup", "--no-repo", "--kms-key", "a\nb"], env=aws.env)
+    assert bad.returncode != 0 and b"--kms-key needs" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [
+        ("DisabledException", "the KMS key is disabled"),
+        ("KMSInvalidStateException", "disabled or pending deletion"),
+        ("AccessDeniedException", "access denied"),
+        ("NotFoundException", "does not exist"),
+    ],
+)
+def test_each_kms_error_reads_as_its_cause(code: str, said: str) -> None:
+    """Causes moto's server does not produce, as botocore raises them from AWS's answer."""
+    from botocore.exceptions import ClientError
+
+    error = ClientError({"Error": {"Code": code, "Message": "internal detail"}}, "Decrypt")
+    assert said in aws.describe(error) and "internal detail" not in aws.describe(error)
