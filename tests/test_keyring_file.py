@@ -263,9 +263,7 @@ def test_reset_with_nothing_stored_changes_nothing(user: User) -> None:
         (WITH_MAGICS, "in a notebook cell run: %git_login"),
     ],
 )
-def test_unlock_with_nothing_stored_says_where_to_log_in(
-    user: User, env: Env, where: str
-) -> None:
+def test_unlock_with_nothing_stored_says_where_to_log_in(user: User, env: Env, where: str) -> None:
     done = user.run([PROG, "unlock"], env=env)
     err = done.stderr.decode()
     assert done.returncode == 1 and err.count("\n") == 1, err
