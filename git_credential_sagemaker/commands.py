@@ -281,9 +281,15 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
 
 def cmd_lifecycle_script(args: argparse.Namespace) -> int:
-    from git_credential_sagemaker.provision import lifecycle
+    from git_credential_sagemaker.errors import UsageError
+    from git_credential_sagemaker.provision import fleet, lifecycle
     from git_credential_sagemaker.provision.machine import Machine
 
+    if args.fleet:  # any machine: the script names every instance's paths
+        sys.stdout.write(fleet.render(os.environ, args.version, args.kms_key, args.secret))
+        return 0
+    if (args.version, args.kms_key, args.secret) != (None, None, None):
+        raise UsageError("--version, --kms-key and --secret go with --fleet")
     machine = Machine.detect(os.environ)
     if machine.layout is None:
         where = (
@@ -291,7 +297,10 @@ def cmd_lifecycle_script(args: argparse.Namespace) -> int:
             if machine.kind == "studio"
             else "this is not a SageMaker notebook instance"
         )
-        raise SetupError(f"{where}: no lifecycle script is needed")
+        raise SetupError(
+            f"{where}: no lifecycle script is needed; for instances that never ran setup, "
+            f"use: {PROG} lifecycle-script --fleet"
+        )
     sys.stdout.write(lifecycle.render(machine.layout))
     return 0
 
@@ -406,10 +415,24 @@ def build_parser() -> argparse.ArgumentParser:
         default="https://github.com",
         help="the URL --secret serves (default: https://github.com)",
     )
-    add(
+    lifecycle_script = add(
         "lifecycle-script",
         cmd_lifecycle_script,
         "print the on-start script for a notebook instance's Lifecycle Configuration",
+    )
+    lifecycle_script.add_argument(
+        "--fleet",
+        action="store_true",
+        help="for many instances, set up or not: install, then run setup (renders anywhere)",
+    )
+    lifecycle_script.add_argument(
+        "--version", metavar="V", help="with --fleet: the version to install (default: this one)"
+    )
+    lifecycle_script.add_argument(
+        "--kms-key", metavar="K", help="with --fleet: passed to setup's --kms-key"
+    )
+    lifecycle_script.add_argument(
+        "--secret", metavar="S", help="with --fleet: passed to setup's --secret"
     )
     doctor = add("doctor", cmd_doctor, "check every piece and print the fix for each one off")
     doctor.add_argument("--repo", help="repository to check (default: the one you stand in)")

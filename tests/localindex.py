@@ -5,11 +5,14 @@ wheel_dir(tmp_path_factory) --> <basetemp>/local-index/*.whl, built once per tes
     by the wheelhouse code, plus the setuptools pip needs to build pre-commit's placeholder
 pip_env(wheels)             --> env that points pip, and so pre-commit's pip, there alone
 venv_with_pre_commit(...)   --> a venv holding pre-commit and nothing of ours: a colleague
+aws_wheel_dir(tmp_path_factory) --> <basetemp>/local-index-aws: the same, plus boto3 and what
+    it needs, so `git-credential-sagemaker[aws]` installs from it too
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +25,11 @@ BUILD = (
     "import sys; from pathlib import Path; "
     "from git_credential_sagemaker.provision import wheelhouse; "
     "wheelhouse.build(Path(sys.argv[1]))"
+)
+AWS_BUILD = (
+    "import sys; from pathlib import Path; "
+    "from git_credential_sagemaker.provision import wheelhouse; "
+    "[wheelhouse.repack(d, Path(sys.argv[1])) for d in wheelhouse.closure('boto3')]"
 )
 
 
@@ -69,3 +77,24 @@ def venv_with_pre_commit(path: Path, wheels: Path) -> Path:
     )
     assert ours.returncode != 0, "the colleague's venv must not hold this package"
     return path
+
+
+def aws_wheel_dir(factory: pytest.TempPathFactory) -> Path:
+    """The local index with the `[aws]` extra's wheels added (boto3 and its closure)."""
+    wheels = factory.getbasetemp() / "local-index-aws"
+    done = wheels / "complete"
+    if not done.exists():
+        base = wheel_dir(factory)
+        wheels.mkdir(exist_ok=True)
+        for wheel in base.glob("*.whl"):
+            shutil.copyfile(wheel, wheels / wheel.name)
+        shutil.copyfile(base / "python-version", wheels / "python-version")
+        run(
+            [sys.executable, "-c", AWS_BUILD, str(wheels)],
+            env={**os.environ, **pip_env(wheels)},
+            cwd=wheels,
+            timeout=300,
+            check=True,
+        )
+        done.write_text("")
+    return wheels

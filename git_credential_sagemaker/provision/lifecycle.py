@@ -7,7 +7,8 @@
 A restart keeps only the volume. The script rebuilds the rest from what `setup` left there
 (wheelhouse, git config file, pre-commit cache) with no network, in seconds. The kernel
 startup file (provision/kernel_startup) comes first: even if the install fails, no cell's
-git waits for a prompt or an editor.
+git waits for a prompt or an editor. The user's half is made of parts (PRELUDE,
+KERNEL_STARTUP, PICK_PYTHON, LINKS) that the fleet's script (provision/fleet) shares.
 
 Two rules keep the instance safe:
 - It always exits 0. A failing on-start script fails the instance's start, which locks the
@@ -70,22 +71,35 @@ restore 2>&1 || echo "git-credential-sagemaker: not restored; fix: run git-crede
 exit 0
 """
 
+# -- the user's half, in parts: each is formatted with fields(layout) -------------------------
 
-USER_TEMPLATE = """set -uo pipefail
+PRELUDE = """set -uo pipefail
 STATE={state}
 VENV={venv}
 say() {{ echo "git-credential-sagemaker: $*"; }}
-mkdir -p {startup_dir} && cat > {startup_tmp} <<'GCS_KERNEL_STARTUP' && mv -f {startup_tmp} {startup_file} || say "could not write {startup_file}; notebooks lack %git_unlock"
+"""
+
+KERNEL_STARTUP = """mkdir -p {startup_dir} && cat > {startup_tmp} <<'GCS_KERNEL_STARTUP' && mv -f {startup_tmp} {startup_file} || say "could not write {startup_file}; notebooks lack %git_unlock"
 {startup}GCS_KERNEL_STARTUP
-WANT=$(cat "$STATE/wheels/python-version")
-PY=""
-for candidate in ${{GCS_PYTHON:-}} {pythons}; do
-    if [ -x "$candidate" ] && [ "$("$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" = "$WANT" ]; then
-        PY=$candidate
-        break
-    fi
-done
-if [ -z "$PY" ]; then
+"""
+
+# pick_python X.Y prints the first interpreter of that version; with "", any 3.9 or later.
+PICK_PYTHON = """pick_python() {{
+    for candidate in ${{GCS_PYTHON:-}} {pythons}; do
+        if [ -x "$candidate" ]; then
+            HAS=$("$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2] if sys.version_info >= (3, 9) else "")' 2>/dev/null)
+            if [ -n "$HAS" ] && {{ [ -z "$1" ] || [ "$HAS" = "$1" ]; }}; then
+                echo "$candidate"
+                return 0
+            fi
+        fi
+    done
+    return 1
+}}
+"""
+
+RESTORE_VENV = """WANT=$(cat "$STATE/wheels/python-version")
+if ! PY=$(pick_python "$WANT"); then
     say "no Python $WANT on this instance (tried: ${{GCS_PYTHON:-}} {pythons}); fix: run git-credential-sagemaker setup again from a Python that exists here"
     exit 1
 fi
@@ -100,7 +114,10 @@ if [ -z "$PIP_WHEEL" ] || ! "$VENV/bin/python" "$PIP_WHEEL/pip" install --quiet 
     say "could not install from the wheelhouse in $STATE/wheels; fix: run git-credential-sagemaker setup in a terminal"
     exit 1
 fi
-if ! git config --global --get-all include.path | grep -qxF {gitconfig}; then
+"""
+
+# The include line, the pre-commit cache on the volume, and the commands in ~/.local/bin.
+LINKS = """if ! git config --global --get-all include.path | grep -qxF {gitconfig}; then
     git config --global --add include.path {gitconfig}
 fi
 mkdir -p {cache} {home}/.cache {user_bin}
@@ -115,8 +132,11 @@ for script in {scripts}; do
 done
 """
 
+USER_TEMPLATE = PRELUDE + KERNEL_STARTUP + PICK_PYTHON + RESTORE_VENV + LINKS
 
-def _fields(layout: Layout) -> dict[str, str]:
+
+def fields(layout: Layout) -> dict[str, str]:
+    """The layout's paths, shell-quoted, and the kernel startup file: what every part needs."""
     q = shlex.quote
     return {
         "state": q(layout.state),
@@ -134,13 +154,17 @@ def _fields(layout: Layout) -> dict[str, str]:
     }
 
 
+def checked(script: str) -> str:
+    """`script`, unless it is longer than AWS allows: never silently truncated."""
+    if len(script) > MAX_CHARS:  # a layout with absurd paths
+        raise SetupError(f"the on-start script is {len(script)} characters; AWS allows {MAX_CHARS}")
+    return script
+
+
 def render_user_part(layout: Layout) -> str:
     """The user's half: also what `setup` runs once, so the venv exists from day one."""
-    return USER_TEMPLATE.format(**_fields(layout))
+    return USER_TEMPLATE.format(**fields(layout))
 
 
 def render(layout: Layout) -> str:
-    script = TEMPLATE.format(user_part=render_user_part(layout), **_fields(layout))
-    if len(script) > MAX_CHARS:  # a layout with absurd paths; never silently truncated
-        raise SetupError(f"the on-start script is {len(script)} characters; AWS allows {MAX_CHARS}")
-    return script
+    return checked(TEMPLATE.format(user_part=render_user_part(layout), **fields(layout)))
