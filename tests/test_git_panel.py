@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from gitserver import GitServer
 from jupyterserver import JupyterServer
-from support import BIN, PASSPHRASE, Askpass, User, merged
+from support import PASSPHRASE, Askpass, User, merged
 
 # Each test starts a Jupyter server: slower than most, bounded all the same.
 pytestmark = pytest.mark.timeout(300)
@@ -134,6 +134,7 @@ def panel(user: User, git_server: GitServer) -> Iterator[Panel]:
     assert user.run(["git", "remote", "set-url", "origin", url], cwd=work).returncode == 0
     (user.home / ".gitconfig").write_text("[credential]\n\thelper = sagemaker\n")
     with JupyterServer(user.root, server_env(user), lab) as jupyter:
+        git_server.clear_records()  # the server is shared: only this test's requests count
         yield Panel(user, git_server, jupyter, username, token, url, work)
         assert jupyter.running_git == [], "a git run of the panel is still waiting"
 
@@ -198,7 +199,7 @@ def test_locked_the_dialogs_token_pushes_and_pulls_without_hanging_and_is_not_sa
     assert panel.keyring.read_bytes() == before
     assert panel.user.agent_pids() == []
     helpers = panel.user.run(["git", "config", "--get-all", "credential.helper"], cwd=panel.work)
-    assert helpers.stdout.decode().split() == [str(BIN / "git-credential-sagemaker")]
+    assert helpers.stdout.decode().split() == ["sagemaker"]
     # The server's log is the one place the panel keeps git's output: one line says so.
     notes = [line for line in panel.jupyter.text.splitlines() if "was not saved" in line]
     assert len(notes) == 2, notes  # the push's and the pull's
