@@ -18,6 +18,7 @@ import pexpect
 import pytest
 from motoserver import MotoServer, free_port
 from support import PASSPHRASE, User
+from test_setup import BASE_PYTHON, Instance
 
 from git_credential_sagemaker.credential import aws
 
@@ -278,3 +279,41 @@ def test_each_kms_error_reads_as_its_cause(code: str, said: str) -> None:
 
     error = ClientError({"Error": {"Code": code, "Message": "internal detail"}}, "Decrypt")
     assert said in aws.describe(error) and "internal detail" not in aws.describe(error)
+
+
+def test_on_a_notebook_instance_a_kms_store_survives_a_restart_with_no_prompt(
+    user: User, aws: MotoServer
+) -> None:
+    """The whole instance route: setup keeps boto3 in the wheelhouse, the on-start script
+    rebuilds the venv with it, and the first git command after the restart asks nothing."""
+    instance = Instance(user)
+    user.env.update(aws.env)
+    arn = kms_key(aws)
+    setup = [PROG, "setup", "--no-repo", "--name", "A", "--email", "a@example.com"]
+    done = instance.run(*setup, "--kms-key", arn)
+    assert done.returncode == 0, done.stderr
+    assert list((instance.state / "wheels").glob("boto3-*.whl")), done.stdout
+    token = b"protocol=https\nhost=github.com\nusername=a\npassword=tok-on-the-instance\n"
+    stored = user.run(["git", "credential", "approve"], input=token)
+    assert stored.returncode == 0 and stored.stderr == b"", stored.stderr
+
+    instance.restart()
+    script = (instance.state / "on-start.sh").read_text()
+    restored = instance.run(
+        "bash",
+        "-c",
+        script,
+        GCS_AS_USER="env",
+        GCS_PYTHON=BASE_PYTHON,
+        PIP_INDEX_URL="http://127.0.0.1:9/none",
+    )
+    assert b"git-credential-sagemaker: restored" in restored.stdout, restored.stdout
+    fill = user.run(
+        ["git", "credential", "fill"],
+        input=b"protocol=https\nhost=github.com\n",
+        env={"GIT_TERMINAL_PROMPT": "0"},
+    )
+
+    assert fill.returncode == 0 and fill.stderr == b"", fill.stderr
+    assert b"password=tok-on-the-instance" in fill.stdout
+    assert b"tok-on-the-instance" not in (instance.state / "keyring.cfg").read_bytes()

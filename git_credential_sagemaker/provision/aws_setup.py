@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Optional
 
-from git_credential_sagemaker.credential import gitconfig, kms, unlock
+from git_credential_sagemaker.credential import gitconfig, keys, kms, unlock
 from git_credential_sagemaker.credential.prompt import sanitize
 from git_credential_sagemaker.credential.protocol import has_control
 from git_credential_sagemaker.credential.settings import Settings
@@ -54,3 +54,12 @@ def configure_kms(env: Mapping[str, str], key_id: str, dry_run: bool) -> list[st
     if existed:
         return [f"{store.path} opens with KMS key {key_id} too (the passphrase still does)"]
     return [f"{store.path} created; it opens with KMS key {key_id}, with no passphrase"]
+
+
+def in_use(env: Mapping[str, str]) -> bool:
+    """Whether a KMS key wraps the store or a secret is configured: the venv needs boto3."""
+    config = gitconfig.read_all()
+    if any(k.startswith("credential.") and k.endswith(".sagemakersecret") for k in config):
+        return True
+    fields = unlock.open_store(Settings.load(env, config)).settings()
+    return fields is not None and keys.kms_key(fields) is not None

@@ -65,7 +65,7 @@ restore() {{
         echo "git-credential-sagemaker: not restored (see the line above); the instance works without it; fix: run git-credential-sagemaker setup in a terminal"
         return 0
     fi
-    echo "git-credential-sagemaker: restored; the first git command asks for the keyring passphrase"
+    echo "git-credential-sagemaker: restored; the first git command asks for the keyring passphrase, unless a KMS key opens it"
 }}
 restore 2>&1 || echo "git-credential-sagemaker: not restored; fix: run git-credential-sagemaker setup in a terminal"
 exit 0
@@ -109,8 +109,12 @@ if ! "$PY" -m venv --without-pip "$VENV"; then
     exit 1
 fi
 PIP_WHEEL=$(ls "$STATE"/wheels/pip-*.whl 2>/dev/null | head -n 1)
+REQ=git-credential-sagemaker
+if ls "$STATE"/wheels/boto3-*.whl >/dev/null 2>&1; then
+    REQ='git-credential-sagemaker[aws]'  # setup kept boto3: a KMS key or a secret is in use
+fi
 if [ -z "$PIP_WHEEL" ] || ! "$VENV/bin/python" "$PIP_WHEEL/pip" install --quiet --disable-pip-version-check --no-index \\
-        --find-links "$STATE/wheels" git-credential-sagemaker; then
+        --find-links "$STATE/wheels" "$REQ"; then
     say "could not install from the wheelhouse in $STATE/wheels; fix: run git-credential-sagemaker setup in a terminal"
     exit 1
 fi

@@ -22,8 +22,12 @@ from git_credential_sagemaker.provision import lifecycle, wheelhouse
 from git_credential_sagemaker.provision.machine import Layout, Machine
 
 
-def persist_for_restart(machine: Machine, dry_run: bool) -> list[str]:
-    """Wheelhouse, saved on-start script and pre-commit cache on the volume."""
+def persist_for_restart(machine: Machine, dry_run: bool, extras: tuple[str, ...] = ()) -> list[str]:
+    """Wheelhouse, saved on-start script and pre-commit cache on the volume.
+
+    `extras` (`aws` when a KMS key or a secret is in use) go into the wheelhouse too, so
+    the venv the on-start script rebuilds can still reach AWS.
+    """
     layout = machine.layout
     if layout is None:
         return []
@@ -31,11 +35,11 @@ def persist_for_restart(machine: Machine, dry_run: bool) -> list[str]:
     if not dry_run:
         prepare_store_dir(Path(layout.state))
     wheels = Path(layout.wheels)
-    fresh = not wheelhouse.current(wheels)
+    fresh = not wheelhouse.current(wheels, extras)
     if fresh:
         changes.append(f"wheelhouse for a restart without network: {wheels}")
         if not dry_run:
-            wheelhouse.build(wheels)
+            wheelhouse.build(wheels, extras)
     script = lifecycle.render(layout)
     saved = machine.script_path
     if saved and (not saved.exists() or saved.read_text() != script):

@@ -48,6 +48,26 @@ class AwsOptions(NamedTuple):
     secret_url: str = "https://github.com"  # noqa: S105  # a URL
 
 
+def _extras(
+    env: Mapping[str, str], machine: Machine, aws: Optional[AwsOptions], notes: list[str]
+) -> tuple[str, ...]:
+    """("aws",) when the restored venv must reach AWS (a KMS key or a secret in use)."""
+    from git_credential_sagemaker.provision import aws_setup, wheelhouse
+
+    if machine.layout is None:
+        return ()
+    wanted = (aws is not None and bool(aws.kms_key or aws.secret)) or aws_setup.in_use(env)
+    if not wanted:
+        return ()
+    if wheelhouse.installed("aws"):
+        return ("aws",)
+    notes.append(
+        "boto3 is not installed, so after a restart the helper can't reach AWS (KMS, "
+        "Secrets Manager); run: pip install 'git-credential-sagemaker[aws]', then setup again"
+    )
+    return ()
+
+
 def find_repo(start: Optional[str], cwd: str) -> Optional[Path]:
     """The repository at `start` (an error if it is none), else the one `cwd` is in, else None."""
     where = start or cwd
@@ -92,7 +112,7 @@ def setup(
         if aws.kms_key:
             changes += aws_setup.configure_kms(env, aws.kms_key, dry_run)
     changes += kernel_startup.install(machine, env, dry_run)
-    changes += restart.persist_for_restart(machine, dry_run)
+    changes += restart.persist_for_restart(machine, dry_run, _extras(env, machine, aws, notes))
     if repo is not None:
         from git_credential_sagemaker.provision.repo import setup_repo
 

@@ -1,6 +1,7 @@
 """A wheelhouse on the persistent volume, so a restart reinstalls the helper with no network.
 
-    installed distributions (this package, its dependencies, pip) --repack--> <state>/wheels/
+    installed distributions (this package, its dependencies and the extras in use, pip)
+        --repack--> <state>/wheels/
     setuptools wheels that virtualenv bundles ------------------------copy----> <state>/wheels/
 
 Many notebook instances run in a VPC without internet, and a restart wipes every pip
@@ -54,10 +55,25 @@ def python_version() -> str:
     return f"{sys.version_info[0]}.{sys.version_info[1]}"
 
 
-def closure(root: str = PROJECT) -> list[metadata.Distribution]:
-    """`root` and every distribution it needs at run time, plus pip."""
+def extra_requirements(extra: str, root: str = PROJECT) -> list[str]:
+    """The distributions `root[extra]` adds (`aws`: boto3)."""
+    try:
+        requires = metadata.distribution(root).requires or []
+    except metadata.PackageNotFoundError:
+        return []
+    found = []
+    for line in requires:
+        req = Requirement(line)
+        marker = req.marker
+        if marker is not None and marker.evaluate({"extra": extra}) and not marker.evaluate():
+            found.append(req.name)
+    return found
+
+
+def closure(root: str = PROJECT, extras: tuple[str, ...] = ()) -> list[metadata.Distribution]:
+    """`root` (with `extras`) and every distribution it needs at run time, plus pip."""
     seen: dict[str, metadata.Distribution] = {}
-    todo = [root, "pip"]
+    todo = [root, "pip"] + [name for extra in extras for name in extra_requirements(extra, root)]
     while todo:
         name = canonicalize_name(todo.pop())
         if name in seen:
@@ -203,11 +219,11 @@ def repack(dist: metadata.Distribution, out_dir: Path) -> Path:
     return target
 
 
-def build(out_dir: Path) -> list[Path]:
+def build(out_dir: Path, extras: tuple[str, ...] = ()) -> list[Path]:
     """Refresh the wheelhouse: one wheel per needed distribution, stale wheels removed."""
     out_dir.mkdir(parents=True, exist_ok=True)
     wheels = build_backend(out_dir)
-    wheels += [repack(dist, out_dir) for dist in closure()]
+    wheels += [repack(dist, out_dir) for dist in closure(extras=extras)]
     keep = {w.name for w in wheels}
     for old in out_dir.glob("*.whl"):
         if old.name not in keep:
@@ -216,12 +232,28 @@ def build(out_dir: Path) -> list[Path]:
     return wheels
 
 
-def current(out_dir: Path) -> bool:
-    """Whether the wheelhouse holds the installed version of this package, and setuptools."""
+def current(out_dir: Path, extras: tuple[str, ...] = ()) -> bool:
+    """Whether the wheelhouse holds the installed version of this package, setuptools, and
+    what `extras` add."""
     try:
         version = metadata.version(PROJECT)
     except metadata.PackageNotFoundError:
         return False
-    return any(out_dir.glob(f"git_credential_sagemaker-{version}-*.whl")) and any(
-        out_dir.glob("setuptools-*.whl")
-    )
+    wanted = [f"git_credential_sagemaker-{version}-*.whl", "setuptools-*.whl"]
+    wanted += [
+        f"{re.sub(r'[-_.]+', '_', name)}-*.whl"
+        for extra in extras
+        for name in extra_requirements(extra)
+    ]
+    return all(any(out_dir.glob(pattern)) for pattern in wanted)
+
+
+def installed(extra: str) -> bool:
+    """Whether what `extra` adds is installed here (so it can go into the wheelhouse)."""
+    names = extra_requirements(extra)
+    try:
+        for name in names:
+            metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        return False
+    return bool(names)
