@@ -45,6 +45,7 @@ COMMANDS = (
     "check",
     "lock",
     "unlock",
+    "passphrase",
     "reset",
     "doctor",
     "lifecycle-script",

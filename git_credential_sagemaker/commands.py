@@ -184,6 +184,20 @@ def cmd_unlock(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_passphrase(args: argparse.Namespace) -> int:
+    """Set a new passphrase: to change it, or to give a store only KMS opens a second way in."""
+    conf = _settings(args)
+    store = unlock.open_store(conf)
+    if not store.path.exists():
+        _err(conf.prompter.hint("nothing is stored yet; the first login chooses one"))
+        return 1
+    unlock.unlock_and_remember(conf, store)  # KMS or the current passphrase: the data key
+    new = unlock.passphrase_source(conf)(True)
+    store.set_passphrase(new)
+    print(f"the new passphrase opens {store.path}; the old one no longer does")
+    return 0
+
+
 def cmd_reset(args: argparse.Namespace) -> int:
     """Start over after a forgotten passphrase or a damaged file; the old file is kept."""
     conf = _settings(args)
@@ -372,6 +386,11 @@ def build_parser() -> argparse.ArgumentParser:
     check = add("check", cmd_check, "ask GitHub again about each stored token's scopes and expiry")
     check.add_argument("host", nargs="?", metavar="HOST", help="only the tokens for this host")
     add("lock", cmd_lock, "forget the key now")
+    add(
+        "passphrase",
+        cmd_passphrase,
+        "choose a new passphrase (also adds one to a keyring only a KMS key opens)",
+    )
     unlock_cmd = add("unlock", cmd_unlock, "enter the passphrase now")
     unlock_cmd.add_argument(
         "--timeout",

@@ -7,7 +7,7 @@
     pip sees no index but a folder of wheels (PIP_NO_INDEX=1, PIP_FIND_LINKS), or nothing
 
 `setup --secret` and `--kms-key` are passed through as given: the first test checks that the
-secret reached git config.
+secret reached git config and that a keyring only KMS opens was made.
 """
 
 from __future__ import annotations
@@ -124,7 +124,8 @@ def test_fleet_script_sets_up_a_blank_instance_from_the_index(
     # The secret exists (in moto's Secrets Manager), should setup --secret look it up.
     value = json.dumps({"username": "team-bot", "password": "ghp_fleet0123456789"})
     aws.client("secretsmanager").create_secret(Name=SECRET, SecretString=value)
-    script = render(instance, "--secret", SECRET, "--version", VERSION)
+    arn = aws.client("kms").create_key()["KeyMetadata"]["Arn"]
+    script = render(instance, "--secret", SECRET, "--kms-key", arn, "--version", VERSION)
     assert not instance.state.exists()  # rendering changed nothing here
 
     started = start(instance, script, wheels, aws.env)
@@ -132,9 +133,6 @@ def test_fleet_script_sets_up_a_blank_instance_from_the_index(
     assert started.returncode == 0
     assert started.seconds < 20, "the slow half must run in the background"
     assert all(line.startswith(SAY) for line in started.lines), started.lines
-    assert not any("unrecognized arguments: --secret" in line for line in started.lines), (
-        "`setup --secret` does not exist yet; this test passes once it does"
-    )
     assert any(f"installing {VERSION} in the background" in line for line in started.lines)
     assert any(f"ready: {VERSION}" in line for line in started.lines), started.lines
     # No terminal and no --name/--email: one line says so, and nothing waited for an answer.
@@ -145,6 +143,9 @@ def test_fleet_script_sets_up_a_blank_instance_from_the_index(
     helper = instance.home / VENV / "bin" / "git-credential-sagemaker"
     assert git_config(instance, "credential.helper") == [str(helper)]
     assert git_config(instance, "credential.https://github.com.sagemakerSecret") == [SECRET]
+    # A keyring only the instance's role opens: nobody on the fleet ever types a passphrase.
+    keyring = (instance.state / "keyring.cfg").read_text()
+    assert f"kms_key_id = {arn}" in keyring and "data_key_passphrase" not in keyring
     # What the next restart needs, on the volume: no index needed again.
     wheels_dir = instance.state / "wheels"
     assert any(wheels_dir.glob(f"git_credential_sagemaker-{VERSION}-*.whl"))

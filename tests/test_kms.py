@@ -317,3 +317,49 @@ def test_on_a_notebook_instance_a_kms_store_survives_a_restart_with_no_prompt(
     assert fill.returncode == 0 and fill.stderr == b"", fill.stderr
     assert b"password=tok-on-the-instance" in fill.stdout
     assert b"tok-on-the-instance" not in (instance.state / "keyring.cfg").read_bytes()
+
+
+def test_a_kms_only_store_gets_a_passphrase_as_a_second_way_in(user: User, aws: MotoServer) -> None:
+    arn = kms_key(aws)
+    user.env.update(aws.env)
+    nobody = {"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": None}
+    assert user.run([PROG, "setup", "--no-repo", "--kms-key", arn], env=nobody).returncode == 0
+    user.approve("protocol=https\nhost=github.com\nusername=fleet\npassword=tok-fleet-3\n")
+
+    added = user.run([PROG, "passphrase"], env={"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": "later"})
+
+    assert added.returncode == 0, added.stderr
+    status = user.run([PROG, "status"]).stdout.decode()
+    assert f"opens:    with the passphrase or KMS key {arn}" in status
+    restart(user)
+    offline = {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
+    token, said = get(user, {**offline, "GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": "later"})
+    assert token == "tok-fleet-3"
+    assert "AWS could not be reached" in said and "the passphrase opens it instead" in said
+
+
+def test_changing_the_passphrase_at_a_terminal(user: User) -> None:
+    legacy_store(user)
+    unset = ("GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE", "GIT_TERMINAL_PROMPT")
+    env = {k: v for k, v in user.env.items() if k not in unset}  # a person at a terminal
+    child = pexpect.spawn(PROG, ["passphrase"], env=env, timeout=60, encoding="utf-8")
+    child.expect("Passphrase for")
+    child.sendline(PASSPHRASE)
+    child.expect("Choose a passphrase")
+    child.sendline("a brand new passphrase")
+    child.expect("Confirm")
+    child.sendline("a brand new passphrase")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.before
+    assert "the old one no longer does" in str(child.before)
+
+    restart(user)
+    old = user.helper("get", GH)
+    assert b"wrong passphrase" in old.stderr and b"password=" not in old.stdout
+    new = user.helper(
+        "get", GH, env={"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": "a brand new passphrase"}
+    )
+    assert b"password=ghp_legacyTokenAlice0001" in new.stdout
+    data = (user.store_dir / "keyring.cfg").read_bytes()
+    assert b"a brand new passphrase" not in data and PASSPHRASE.encode() not in data

@@ -425,6 +425,23 @@ class Store:
         parser = self._load()
         return parser is not None and self._key is not None and self._opens(parser, self._key)
 
+    def set_passphrase(self, passphrase: str) -> None:
+        """Wrap the data key for a new passphrase (fresh salt); KMS's wrapping is kept."""
+        params = crypto.KdfParams.fresh()
+        kek = crypto.derive_key(passphrase, params)
+
+        def change(parser: configparser.RawConfigParser, key: bytes) -> bool:
+            fields = dict(parser.items(SETTINGS))
+            if fields.get("version") != keys.CURRENT:
+                raise StoreError(f"{self.path} could not be moved to the current format")
+            for name, value in params.to_fields().items():
+                parser.set(SETTINGS, name, value)
+            wrapped = keys.wrap_for_passphrase(kek, key, fields[keys.STORE_ID])
+            parser.set(SETTINGS, keys.BY_PASSPHRASE, wrapped)
+            return True
+
+        self.transact(change)
+
     def settings(self) -> Optional[dict[str, str]]:
         """The file's settings (no secrets: wrapped keys only), or None when there is no file."""
         parser = self._load()
