@@ -109,10 +109,10 @@ def unlocked(user: User) -> Iterator[dict[str, str | None]]:
 
 def test_fill_never_hangs_on_the_agents_inherited_pipes(user: User) -> None:
     env = locked_user(user)
-    start = time.monotonic()
-    done = user.git("credential", "fill", input=GH, env=env)  # spawns the agent
+    # Spawns the agent. A fill waiting on the agent's pipes would never end: run's bound
+    # (support.COMMAND_TIMEOUT) fails the test then.
+    done = user.git("credential", "fill", input=GH, env=env)
     assert done.returncode == 0 and f"password={TOKEN}".encode() in done.stdout
-    assert time.monotonic() - start < 10
     assert user.agent_pids(), done.stderr
     # Later calls need no passphrase at all.
     again = user.git("credential", "fill", input=GH, env=NOPASS)

@@ -14,8 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from instance import Instance
 from localindex import BASE_PYTHON, wheel_dir
-from support import BIN, IDENTITY, User, isolated_env, run
+from support import BIN, IDENTITY, User, run
 
 APP = str(BIN / "git-credential-sagemaker")
 MINIMAL_PATH = "/usr/bin:/bin"
@@ -147,35 +148,6 @@ def test_hooks_whose_python_is_gone_are_named_and_setup_reinstalls_them(user: Us
 # --- a notebook instance -----------------------------------------------------------------------
 
 
-class Instance:
-    """A fake notebook instance under the user's root: /home/ec2-user with the volume inside."""
-
-    def __init__(self, user: User, wheels: Path) -> None:
-        self.user = user
-        self.root = user.root / "fs"
-        self.home = self.root / "home" / "ec2-user"
-        self.state = self.home / "SageMaker" / ".git-credential-sagemaker"
-        self.venv = self.home / ".local" / "share" / "git-credential-sagemaker" / "venv"
-        self.state.mkdir(parents=True, mode=0o700)
-        self.state.chmod(0o700)
-        # The wheelhouse setup would build (the same wheels), so the test spends no time on it.
-        shutil.copytree(wheels, self.state / "wheels", ignore=shutil.ignore_patterns("complete"))
-        version = f"{sys.version_info[0]}.{sys.version_info[1]}\n"
-        (self.state / "wheels" / "python-version").write_text(version)
-        user.env = isolated_env(self.home, runtime=user.runtime, identity=False)
-        user.env["GIT_CREDENTIAL_SAGEMAKER_ROOT"] = str(self.root)
-        user.env["GCS_PYTHON"] = BASE_PYTHON
-
-    def restart(self) -> None:
-        """Only the volume is left; the Lifecycle Configuration was never attached."""
-        for child in self.home.iterdir():
-            if child.name != "SageMaker":
-                if child.is_dir() and not child.is_symlink():
-                    shutil.rmtree(child)
-                else:
-                    child.unlink()
-
-
 @pytest.fixture(scope="session")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return wheel_dir(tmp_path_factory)
@@ -185,7 +157,7 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_on_a_notebook_instance_each_fix_works_after_what_breaks_it(
     user: User, wheels: Path
 ) -> None:
-    instance = Instance(user, wheels)
+    instance = Instance(user, wheels, may_prompt=False)
     work = instance.home / "SageMaker" / "project"
     assert user.git("init", "-q", str(work)).returncode == 0
     setup = [APP, "setup", "--name", "A User", "--email", "a@example.com"]

@@ -17,13 +17,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
 import queue
 import re
 import secrets
 import shutil
 import subprocess
-import sys
 import sysconfig
 import time
 from collections.abc import Iterator, Sequence
@@ -32,12 +30,12 @@ from typing import Any
 
 import pytest
 from gitserver import GitServer
+from instance import BASE_PYTHON, Instance
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 from support import BIN, User, isolated_env, merged
 
-BASE_PYTHON = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
 STARTUP = Path(".ipython", "profile_default", "startup", "50-git-credential-sagemaker.py")
 KERNEL_START_TIMEOUT = 60.0
 CELL_TIMEOUT = 60.0  # a hang detector: a cell waiting on a prompt never ends
@@ -237,38 +235,6 @@ def processes_showing(secret: bytes) -> list[str]:
 # -- a notebook instance ----------------------------------------------------------------------
 
 
-class Instance:
-    """A fake notebook instance: <root>/home/ec2-user with the SageMaker volume inside."""
-
-    def __init__(self, user: User) -> None:
-        self.user = user
-        self.root = user.root / "fs"
-        self.home = self.root / "home" / "ec2-user"
-        self.volume = self.home / "SageMaker"
-        self.volume.mkdir(parents=True)
-        self.state = self.volume / ".git-credential-sagemaker"
-        user.env = isolated_env(self.home, runtime=user.runtime, identity=False, may_prompt=True)
-        user.env["GIT_CREDENTIAL_SAGEMAKER_ROOT"] = str(self.root)
-
-    def run(
-        self, *args: str, cwd: Path | None = None, timeout: float = 60.0, **env: str
-    ) -> subprocess.CompletedProcess[bytes]:
-        return self.user.run(list(args), env=env, cwd=cwd, timeout=timeout)
-
-    def restart(self) -> None:
-        """A stop and start: only the volume is left, and the package is gone."""
-        self.run("git-credential-sagemaker", "lock")
-        shutil.rmtree(self.user.runtime)
-        self.user.runtime.mkdir(mode=0o700)
-        for child in self.home.iterdir():
-            if child.name != "SageMaker":
-                if child.is_dir() and not child.is_symlink():
-                    shutil.rmtree(child)
-                else:
-                    child.unlink()
-        self.user.env["PATH"] = f"{self.home / '.local' / 'bin'}:/usr/bin:/bin"
-
-
 def clone(user: User, git_server: GitServer, where: Path) -> tuple[Path, str, str]:
     """A clone of a new repository on the server; (work tree, username, token)."""
     name = f"nb{secrets.token_hex(3)}"
@@ -340,16 +306,7 @@ def test_after_a_restart_the_hinted_line_unlocks_a_kernel_without_the_package(
     # The restart, and the on-start script as the user, with no package index.
     instance.restart()
     assert not startup.exists()
-    script = (instance.state / "on-start.sh").read_text()
-    restored = instance.run(
-        "bash",
-        "-c",
-        script,
-        GCS_AS_USER="env",
-        GCS_PYTHON=BASE_PYTHON,
-        PIP_INDEX_URL="http://127.0.0.1:9/none",
-        timeout=INSTALL_TIMEOUT,
-    )
+    restored = instance.on_start(timeout=INSTALL_TIMEOUT)
     assert b"git-credential-sagemaker: restored" in restored.stdout, restored.stdout
     assert startup.read_bytes() == written_by_setup
 

@@ -2,59 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import nbformat
 import pexpect
 import pytest
 from gitserver import GitServer
-from support import BIN, User, isolated_env
+from instance import Instance
+from support import BIN, User
 
 PASSPHRASE = "instance passphrase 7"
-BASE_PYTHON = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
-
-
-class Instance:
-    """A fake notebook instance: <root>/home/ec2-user with the SageMaker volume inside."""
-
-    def __init__(self, user: User) -> None:
-        self.user = user
-        self.root = user.root / "fs"
-        self.home = self.root / "home" / "ec2-user"
-        self.volume = self.home / "SageMaker"
-        self.volume.mkdir(parents=True)
-        self.bin = self.root / "usr" / "local" / "bin"
-        self.state = self.volume / ".git-credential-sagemaker"
-        # The instance's own user: no identity, passphrase or store dir set, and a terminal.
-        user.env = isolated_env(self.home, runtime=user.runtime, identity=False, may_prompt=True)
-        user.env["GIT_CREDENTIAL_SAGEMAKER_ROOT"] = str(self.root)
-
-    def run(
-        self, *args: str, cwd: Path | None = None, **env: str
-    ) -> subprocess.CompletedProcess[bytes]:
-        # setup on an instance builds the venv and the hooks' environment from the wheelhouse
-        return self.user.run(list(args), env=env, cwd=cwd, timeout=300)
-
-    def restart(self) -> None:
-        """What a stop and start does: only the volume is left, and the package is gone."""
-        self.run("git-credential-sagemaker", "lock")
-        shutil.rmtree(self.user.runtime)
-        self.user.runtime.mkdir(mode=0o700)
-        for child in self.home.iterdir():
-            if child.name != "SageMaker":
-                if child.is_dir() and not child.is_symlink():
-                    shutil.rmtree(child)
-                else:
-                    child.unlink()
-        # The venv this suite runs from stands for the user's pip install: drop it from PATH.
-        # What is left is a login shell's PATH on the instance (~/.local/bin comes first).
-        self.user.env["PATH"] = f"{self.home / '.local' / 'bin'}:{self.bin}:/usr/bin:/bin"
 
 
 def askpass(instance: Instance, username: str, token: str) -> str:
@@ -147,18 +106,9 @@ def test_setup_then_restart_needs_only_the_passphrase(
     assert shutil.which("git-credential-sagemaker", path=instance.user.env["PATH"]) is None
 
     # 3. The on-start script, run as this user, reinstalls with no index.
-    start = time.monotonic()
-    restored = instance.run(
-        "bash",
-        "-c",
-        script,
-        GCS_AS_USER="env",
-        GCS_PYTHON=BASE_PYTHON,
-        PIP_INDEX_URL="http://127.0.0.1:9/none",
-    )
+    restored = instance.on_start()
     assert restored.returncode == 0, restored.stderr
     assert b"git-credential-sagemaker: restored" in restored.stdout
-    assert time.monotonic() - start < 120
     assert (instance.home / ".local" / "bin" / "git-credential-sagemaker").exists()
     assert not instance.bin.exists()  # nothing on root's PATH
     assert (instance.home / ".cache" / "pre-commit").is_symlink()
