@@ -26,7 +26,7 @@ from git_credential_sagemaker.credential import (
 from git_credential_sagemaker.credential.prompt import notebook_line, sanitize
 from git_credential_sagemaker.credential.settings import Settings, parse_timeout
 from git_credential_sagemaker.credential.store import Entry
-from git_credential_sagemaker.errors import PromptError, SetupError, UserError
+from git_credential_sagemaker.errors import PromptError, SetupError, UsageError, UserError
 
 PROG = paths.APP
 
@@ -191,10 +191,21 @@ def cmd_passphrase(args: argparse.Namespace) -> int:
     if not store.path.exists():
         _err(conf.prompter.hint("nothing is stored yet; the first login chooses one"))
         return 1
+    fields = store.settings() or {}
+    if conf.env_passphrase is not None and keys.has_passphrase(fields):
+        raise UsageError(
+            "the new passphrase can't come from GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE, which "
+            "holds the current one; unset it and run this in a terminal"
+        )
     unlock.unlock_and_remember(conf, store)  # KMS or the current passphrase: the data key
     new = unlock.passphrase_source(conf)(True)
     store.set_passphrase(new)
-    print(f"the new passphrase opens {store.path}; the old one no longer does")
+    print(f"the new passphrase opens {store.path} from now on")
+    if keys.has_passphrase(fields):
+        print(
+            "the old one still opens copies made before now (keyring.cfg.bak until the next "
+            "change, and any snapshot of the volume): if it leaked, rotate your tokens too"
+        )
     return 0
 
 
@@ -285,6 +296,8 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
     aws_setup.check_value("--kms-key", args.kms_key)
     aws_setup.check_value("--secret", args.secret)
+    if args.secret:
+        aws_setup.check_url(args.secret_url)
     aws = setup.AwsOptions(args.kms_key, args.secret, args.secret_url)
     report = setup.setup(
         os.environ, ask, args.name, args.email, repo, args.migrate, args.dry_run, why, aws

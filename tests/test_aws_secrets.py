@@ -143,7 +143,7 @@ def test_push_uses_the_secret_with_no_prompt_and_never_stores_it(
     assert not any(token.encode() in line for line in watch.seen)
 
 
-def test_a_secret_wins_over_the_locked_store_and_asks_for_nothing(
+def test_a_token_saved_with_login_comes_before_the_secret_locked_or_not(
     user: User, aws: MotoServer
 ) -> None:
     name, username, token = fresh("precedence")
@@ -152,13 +152,23 @@ def test_a_secret_wins_over_the_locked_store_and_asks_for_nothing(
     create_secret(aws, name, secret_json(username, token))
     configure(user, "https://other.example.com", name)
     askpass = Askpass(user.root, "unused", PASSPHRASE)
-    env = {**aws.env, **NOPASS, "GIT_ASKPASS": str(askpass.program)}
+    prompts_allowed = {"GIT_TERMINAL_PROMPT": None}
+    env = {**aws.env, **NOPASS, **prompts_allowed, "GIT_ASKPASS": str(askpass.program)}
 
+    locked = user.helper("get", OTHER, env=env)
+    assert locked.stdout == f"username=alice\npassword={OTHER_TOKEN}\n".encode(), locked.stderr
+    assert len(askpass.prompts) == 1 and "Passphrase" in askpass.prompts[0]
+    unlocked = user.helper("get", OTHER, env=env)  # the agent answers, as it did before
+    assert unlocked.stdout == locked.stdout and len(askpass.prompts) == 1
+
+    # Logged out of that host: the secret serves, with nothing asked.
+    assert (
+        user.run(["git-credential-sagemaker", "logout", "other.example.com"], env=env).returncode
+        == 0
+    )
     done = user.helper("get", OTHER, env=env)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == f"username={username}\npassword={token}\n".encode()
-    assert askpass.prompts == [] and done.stderr == b""
-    assert not user.agent_pids()  # the keyring was never unlocked
+    assert done.stdout == f"username={username}\npassword={token}\n".encode(), done.stderr
+    assert len(askpass.prompts) == 1 and done.stderr == b""
 
 
 def test_the_agent_caches_the_secret_and_refuses_to_store_it(

@@ -7,20 +7,25 @@ instance: every agent stopped, no passphrase in the environment, no terminal.
 
 from __future__ import annotations
 
+import base64
 import configparser
 import json
+import logging
+import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import motoserver
 import pexpect
 import pytest
+from instance import Instance
 from motoserver import MotoServer, free_port
 from support import PASSPHRASE, User
-from test_setup import BASE_PYTHON, Instance
 
-from git_credential_sagemaker.credential import aws
+from git_credential_sagemaker.credential import agent, aws, crypto, kms, paths
+from git_credential_sagemaker.credential.store import Store
 
 PROG = "git-credential-sagemaker"
 DATA = Path(__file__).parent / "data"
@@ -298,15 +303,7 @@ def test_on_a_notebook_instance_a_kms_store_survives_a_restart_with_no_prompt(
     assert stored.returncode == 0 and stored.stderr == b"", stored.stderr
 
     instance.restart()
-    script = (instance.state / "on-start.sh").read_text()
-    restored = instance.run(
-        "bash",
-        "-c",
-        script,
-        GCS_AS_USER="env",
-        GCS_PYTHON=BASE_PYTHON,
-        PIP_INDEX_URL="http://127.0.0.1:9/none",
-    )
+    restored = instance.on_start()
     assert b"git-credential-sagemaker: restored" in restored.stdout, restored.stdout
     fill = user.run(
         ["git", "credential", "fill"],
@@ -352,7 +349,7 @@ def test_changing_the_passphrase_at_a_terminal(user: User) -> None:
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0, child.before
-    assert "the old one no longer does" in str(child.before)
+    assert "opens" in str(child.before) and "rotate your tokens" in str(child.before)
 
     restart(user)
     old = user.helper("get", GH)
@@ -363,3 +360,104 @@ def test_changing_the_passphrase_at_a_terminal(user: User) -> None:
     assert b"password=ghp_legacyTokenAlice0001" in new.stdout
     data = (user.store_dir / "keyring.cfg").read_bytes()
     assert b"a brand new passphrase" not in data and PASSPHRASE.encode() not in data
+
+
+def test_no_data_key_reaches_a_log_even_at_debug(
+    aws: MotoServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A notebook that turned on DEBUG logging runs %git_unlock: botocore logs bodies."""
+    for name, value in aws.env.items():
+        monkeypatch.setenv(name, value)
+    arn = kms_key(aws)
+    caplog.set_level(logging.DEBUG)
+    data_key = os.urandom(32)
+    context = {"store": "/volume/keyring.cfg", "store_id": "abc"}
+
+    blob, _ = kms.encrypt(arn, data_key, context)
+    assert kms.decrypt(arn, blob, context) == data_key
+
+    logged = caplog.text
+    # The same call made with boto3 directly does log the key: the capture sees botocore.
+    control = os.urandom(32)
+    aws.client("kms").encrypt(KeyId=arn, Plaintext=control)
+    assert base64.b64encode(control).decode() in caplog.text
+    assert base64.b64encode(data_key).decode() not in logged and data_key.hex() not in logged
+    assert logging.getLogger("botocore").level == logging.NOTSET  # left as it was
+
+
+def test_a_store_moved_by_another_process_is_written_with_no_second_prompt(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "store"
+    directory.mkdir(mode=0o700)
+    shutil.copy(DATA / "keyring-v1.cfg", directory / "keyring.cfg")
+    (directory / "keyring.cfg").chmod(0o600)
+    fields = dict(configparser_items(directory / "keyring.cfg"))
+    legacy_key = crypto.derive_key(PASSPHRASE, crypto.KdfParams.from_fields(fields))
+    # An agent of the version before holds the passphrase's key; no passphrase source.
+    holder = Store(directory, key=legacy_key)
+    mover = Store(directory, passphrase=lambda new: PASSPHRASE)
+    mover.unlock()  # moves the file to version 2
+    assert mover.moved and settings_of(directory)["version"] == "2"
+
+    holder.put(
+        {"protocol": "https", "host": "new.example.com", "path": None, "username": "n"},
+        {"password": "tok-after-the-move"},
+    )
+
+    reader = Store(directory, passphrase=lambda new: PASSPHRASE)
+    [entry] = [e for e in reader.entries() if e.host == "new.example.com"]
+    assert reader.secrets(entry)["password"] == "tok-after-the-move"
+    assert holder.unlock() == reader.unlock()  # the data key, found with the key in hand
+
+
+def test_moving_the_file_retires_an_agent_holding_the_old_key(user: User, aws: MotoServer) -> None:
+    legacy_store(user)
+    fields = settings(user)
+    legacy_key = crypto.derive_key(PASSPHRASE, crypto.KdfParams.from_fields(fields))
+    runtime = Path(paths.runtime_dir(user.env))  # where the helper looks for its agent
+    agent.spawn(user.store_dir, runtime, legacy_key, None)
+    assert user.run([PROG, "status"]).stdout.startswith(b"store:")
+    assert b"unlocked (agent pid" in user.run([PROG, "status"]).stdout
+    assert user.agent_pids()
+    arn = kms_key(aws)
+
+    done = user.run([PROG, "setup", "--no-repo", "--kms-key", arn], env=aws.env)
+
+    assert done.returncode == 0, done.stderr
+    assert settings(user)["version"] == "2"
+    for _ in range(100):  # it was told to lock, and exits once it has answered (bounded)
+        if not user.agent_pids():
+            break
+        time.sleep(0.1)
+    assert user.agent_pids() == []  # it could no longer read the file it guarded
+    assert get(user, {**aws.env, **RESTARTED}) == ("ghp_legacyTokenAlice0001", "")
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--secret", "s", "--secret-url", "https://github.com/my-org"], "scheme://host only"),
+        (["--secret", "s", "--secret-url", "github.com"], "needs https://HOST"),
+        (["--secret=-s"], "--secret needs a name"),
+        (["--kms-key= alias/x"], "--kms-key needs a name"),
+    ],
+)
+def test_setup_refuses_aws_options_git_or_aws_would_misread(
+    user: User, args: list[str], said: str
+) -> None:
+    done = user.run([PROG, "setup", "--no-repo", *args])
+    err = done.stderr.decode()
+    assert done.returncode != 0 and said in err and err.count("\n") == 1, err
+    config = user.home / ".gitconfig"
+    assert not config.exists() or b"sagemakerSecret" not in config.read_bytes()
+
+
+def configparser_items(path: Path) -> list[tuple[str, str]]:
+    config = configparser.RawConfigParser()
+    config.read(path)
+    return config.items("keyring_2Dsetting")
+
+
+def settings_of(directory: Path) -> dict[str, str]:
+    return dict(configparser_items(directory / "keyring.cfg"))

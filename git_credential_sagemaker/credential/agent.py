@@ -227,7 +227,9 @@ class Agent:
         with self.cache_lock:
             self.forget_expired()
             for entry in self.cached.values():
-                if protocol.matches(request, entry.key):
+                # The path exactly: a secret named for one path (credential.useHttpPath) is
+                # no answer for another, nor for a request without one.
+                if protocol.matches(request, entry.key) and entry.key["path"] == request.path:
                     if entry.password is None:
                         return agentclient.SECRET + b"\n"  # expired or erased: read it again
                     secret = {"password": entry.password}

@@ -10,6 +10,9 @@ the unlocked hot path. AWS_ENDPOINT_URL (botocore's own variable) points it else
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from typing import Any, Optional
 
 from git_credential_sagemaker.errors import UserError
@@ -25,6 +28,26 @@ class AwsError(UserError):
     def __init__(self, message: str, code: str = "") -> None:
         super().__init__(message)
         self.code = code  # the AWS error code, when AWS answered
+
+
+# botocore logs whole request and response bodies at DEBUG, a data key or a token included,
+# and a notebook that turns on DEBUG logging would print them into its cells.
+CHATTY = ("botocore", "boto3", "urllib3", "s3transfer")
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """No AWS library logs below WARNING while a call of ours runs, whatever the process set."""
+    loggers = [logging.getLogger(name) for name in CHATTY]
+    before = [logger.level for logger in loggers]
+    for logger in loggers:
+        if logger.getEffectiveLevel() < logging.WARNING:
+            logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, before):
+            logger.setLevel(level)
 
 
 def region_of(resource: str) -> Optional[str]:
@@ -48,9 +71,10 @@ def client(service: str, resource: str = "") -> Any:
         retries={"max_attempts": 2, "mode": "standard"},
     )
     try:
-        return boto3.session.Session().client(
-            service, region_name=region_of(resource), config=config
-        )
+        with quiet():
+            return boto3.session.Session().client(
+                service, region_name=region_of(resource), config=config
+            )
     except Exception as exc:  # NoRegionError and friends: a client that can't exist
         raise AwsError(describe(exc), type(exc).__name__) from None
 
@@ -58,7 +82,8 @@ def client(service: str, resource: str = "") -> Any:
 def call(what: str, method: Any, **kwargs: Any) -> Any:
     """`method(**kwargs)`, with any failure turned into one AwsError line about `what`."""
     try:
-        return method(**kwargs)
+        with quiet():
+            return method(**kwargs)
     except Exception as exc:
         code = _code(exc)
         raise AwsError(f"{what}: {describe(exc)}", code) from None

@@ -121,10 +121,12 @@ def serve_locked(
     timeout = parse_timeout(options["timeout"]) if "timeout" in options else None
     config = gitconfig.read_all()
     conf = Settings.load(env, config, options.get("dir"), timeout)
-    secret = secret_name(request, config)
-    if secret is not None:
-        return serve_secret(operation, request, secret, conf, stdout)
     store = unlock.open_store(conf)
+    secret = secret_name(request, config)
+    if secret is not None and (operation == "store" or not _holds(operation, request, store)):
+        # A token saved with login for this URL comes first, as it does when the agent
+        # answers; the secret serves when there is none.
+        return serve_secret(operation, request, secret, conf, stdout)
     try:
         if operation == "get":
             if known_nomatch or operations.find(request, store) is None:
@@ -199,6 +201,18 @@ def serve_secret(
     )
     conf.call_agent("cache", protocol.format_request(cached))
     return 0
+
+
+def _holds(operation: str, request: protocol.Request, store: Store) -> bool:
+    """Whether the keyring has what `get` would answer (or `erase` would remove)."""
+    from git_credential_sagemaker.credential import operations
+
+    try:
+        if operation == "get":
+            return operations.find(request, store) is not None
+        return operations.has_match(request, store)
+    except UserError:
+        return False  # a keyring that can't be read holds nothing to answer with
 
 
 def _first_store(request: protocol.Request) -> bool:

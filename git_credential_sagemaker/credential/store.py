@@ -162,6 +162,7 @@ class Store:
         self._key = key
         self._kms = kms
         self._fresh: Optional[dict[str, str]] = None  # settings of a store not yet written
+        self.moved = False  # this process moved the file to the current format
         self._cache: Optional[tuple[bytes, configparser.RawConfigParser]] = None
         self.lock_timeout = lock_timeout
 
@@ -372,13 +373,16 @@ class Store:
             parser.set(SETTINGS, keys.BY_PASSPHRASE, wrapped)
             check = crypto.seal(data_key, CHECK_VALUE, SETTINGS.encode())
             parser.set(SETTINGS, CHECK_OPTION, base64.b64encode(check).decode())
+            self.moved = True
             return True
 
         try:
             self.transact(change)
             parser = self._load()
         except StoreError:
-            return
+            parser = None
+        if self._key is None:
+            self._key = legacy_key  # the file as it was still opens with it
         if parser is None:
             return
         # The passphrase's key wraps the data key now, whoever moved the file.
@@ -388,7 +392,7 @@ class Store:
 
     def wrap_with_kms(self, key_id: str, wrap: KmsWrap) -> bool:
         """Let KMS key `key_id` open this store too; a store not yet written opens only with
-        it. False when that key already wraps it."""
+        it. False when that key already wraps it. KMS is called before the file is locked."""
         if self._key is None and self._load() is None:
             data_key, store_id = keys.new_data_key(), keys.new_store_id()
             blob, arn = wrap(data_key, keys.kms_context(str(self.path), store_id))
@@ -398,27 +402,37 @@ class Store:
                 keys.BY_KMS: base64.b64encode(blob).decode(),
             }
             self._key = data_key
-            self.transact(lambda parser, key: True)
-            return True
-        changed = False
+            created = False
+
+            def create(parser: configparser.RawConfigParser, key: bytes) -> bool:
+                nonlocal created
+                created = parser.get(SETTINGS, keys.STORE_ID, fallback=None) == store_id
+                return created
+
+            self.transact(create)
+            if created:
+                return True
+            # Another process made the store meanwhile: wrap that one, as any existing store.
+        key = self.unlock()
+        fields = self.settings() or {}
+        if fields.get("version") != keys.CURRENT:
+            raise StoreError(f"{self.path} could not be moved to the current format")
+        if keys.kms_key(fields) == key_id:
+            return False
+        store_id = fields[keys.STORE_ID]
+        blob, arn = wrap(key, keys.kms_context(str(self.path), store_id))
+        if keys.kms_key(fields) == arn:
+            return False
 
         def change(parser: configparser.RawConfigParser, key: bytes) -> bool:
-            nonlocal changed
-            fields = dict(parser.items(SETTINGS))
-            if fields.get("version") != keys.CURRENT:
-                raise StoreError(f"{self.path} could not be moved to the current format")
-            if keys.kms_key(fields) == key_id:
-                return False
-            blob, arn = wrap(key, keys.kms_context(str(self.path), fields[keys.STORE_ID]))
-            if keys.kms_key(fields) == arn:
-                return False
+            if parser.get(SETTINGS, keys.STORE_ID, fallback=None) != store_id:
+                raise StoreError(f"{self.path} was replaced meanwhile; nothing was changed")
             parser.set(SETTINGS, keys.KMS_KEY, arn)
             parser.set(SETTINGS, keys.BY_KMS, base64.b64encode(blob).decode())
-            changed = True
             return True
 
         self.transact(change)
-        return changed
+        return True
 
     def opens(self) -> bool:
         """Whether the key in hand opens this file (False when there is none)."""
@@ -508,9 +522,8 @@ class Store:
                 previous, parser = None, self._initial_document(key)
             else:
                 previous, parser = loaded
-                if needs_key and not self._opens(parser, key):  # created by another process
-                    self.lock()
-                    key = self.unlock(parser)
+                if needs_key and not self._opens(parser, key):
+                    key = self._reopen(parser, key)
             if not change(parser, key) and previous is not None:
                 return
             out = io.StringIO()
@@ -518,6 +531,19 @@ class Store:
             if previous is not None:  # it parsed: the last good version, kept before replacing
                 atomic_write(self.backup_path, previous)
             atomic_write(self.path, out.getvalue())
+
+    def _reopen(self, parser: configparser.RawConfigParser, key: bytes) -> bytes:
+        """The key for a file another process changed since `key` was found.
+
+        Moved to version 2 meanwhile: the passphrase's key in hand unwraps the new data key,
+        so nothing is asked again. Created by another process: unlock it afresh.
+        """
+        moved = keys.unwrap_with_passphrase(key, dict(parser.items(SETTINGS)))
+        if moved is not None and self._opens(parser, moved):
+            self._key = moved
+            return moved
+        self.lock()
+        return self.unlock(parser)
 
     def _initial_document(self, key: bytes) -> configparser.RawConfigParser:
         fresh = self._fresh

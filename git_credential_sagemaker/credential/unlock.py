@@ -81,11 +81,17 @@ def unlock(conf: Settings, store: Store, say: Say = _stderr) -> bytes:
     tries = 1 if conf.env_passphrase is not None else ATTEMPTS
     for attempt in range(1, tries + 1):
         try:
-            return store.unlock()
+            key = store.unlock()
         except WrongPassphrase:
             if attempt == tries:
                 break
             say("wrong passphrase, try again")
+            continue
+        if store.moved:
+            # An agent still running holds the key the file had before (maybe in code from
+            # before the upgrade, which can't read the new format): it goes, a new one comes.
+            conf.call_agent("lock")
+        return key
     raise WrongPassphrase(
         f"wrong passphrase for {store.path} ({tries} {'try' if tries == 1 else 'tries'}); "
         "nothing was changed"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Optional
+from urllib.parse import urlsplit
 
 from git_credential_sagemaker.credential import gitconfig, keys, kms, unlock
 from git_credential_sagemaker.credential.prompt import sanitize
@@ -24,8 +25,22 @@ SECRET_KEY = "sagemakerSecret"  # noqa: S105  # a git config name
 
 def check_value(flag: str, value: Optional[str]) -> None:
     """A key or secret name that git config or KMS could misread is refused up front."""
-    if value is not None and (not value.strip() or has_control(value) or value != value.strip()):
+    if value is not None and (
+        not value.strip() or has_control(value) or value != value.strip() or value.startswith("-")
+    ):
         raise UsageError(f"{flag} needs a name, ARN or alias, not {sanitize(repr(value))}")
+
+
+def check_url(value: str) -> None:
+    """A URL git will match the secret against: scheme://host, since git sends no path."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname or has_control(value):
+        raise UsageError(f"--secret-url needs https://HOST, not {sanitize(repr(value))}")
+    if parts.path.strip("/") or parts.query or parts.fragment or parts.username:
+        raise UsageError(
+            f"--secret-url takes scheme://host only, not {sanitize(repr(value))}: git sends "
+            "no path to credential helpers unless credential.useHttpPath is set"
+        )
 
 
 def configure_secret(machine: Machine, secret: str, url: str, dry_run: bool) -> list[str]:

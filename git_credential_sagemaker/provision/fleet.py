@@ -34,7 +34,7 @@ from packaging.version import InvalidVersion, Version
 
 from git_credential_sagemaker.credential import paths
 from git_credential_sagemaker.errors import SetupError, UsageError
-from git_credential_sagemaker.provision import lifecycle, wheelhouse
+from git_credential_sagemaker.provision import aws_setup, lifecycle, wheelhouse
 from git_credential_sagemaker.provision.machine import Layout
 
 LOG = "fleet.log"
@@ -48,10 +48,10 @@ TEMPLATE = """#!/bin/bash
 # (/aws/sagemaker/NotebookInstances) and in $STATE/{log}, naming the fix.
 STATE={state}
 AS_USER="${{GCS_AS_USER:-sudo -u ec2-user -i}}"
+# Only GCS_PYTHON crosses to the user: an index URL can carry a password, and whatever is
+# passed here sits in the user switch's argv for the whole install. The user's pip reads
+# pip.conf (/etc/pip.conf, ~/.config/pip/pip.conf) itself.
 PASS=(GCS_PYTHON="${{GCS_PYTHON:-}}")
-for name in ${{!PIP_@}}; do
-    PASS+=("$name=${{!name}}")
-done
 start() {{
     if ! $AS_USER env "${{PASS[@]}}" bash -s <<'USER_NOW'
 {user_now}USER_NOW
@@ -160,11 +160,13 @@ def pinned(version: Optional[str]) -> str:
 
 
 def option(name: str, value: Optional[str]) -> list[str]:
-    """[name, value] for setup's command line, or [] when not given; one line, no controls."""
+    """[name, value] for setup's command line, or [] when not given: refused here, by the
+    same check setup makes, rather than at every start of every instance."""
     if value is None:
         return []
     if not value or any(unicodedata.category(c) == "Cc" for c in value):
         raise UsageError(f"{name} must be one line of text, with no control characters")
+    aws_setup.check_value(name, value)
     return [name, value]
 
 
