@@ -3,8 +3,8 @@
     stdin --protocol.parse--> Request --agent (unlocked)--> answer --> stdout
                                       \\--slow path: open the store, maybe prompt--> stdout
 
-    slow path:  sagemakerSecret --> answer from Secrets Manager, hand it to the agent's
-                                    cache; never stored, and erase only says who must rotate
+    slow path:  sagemakerSecret, nothing saved for the URL --> answer from Secrets Manager,
+                hand it to the agent's cache; never stored, erase only says who must rotate
                 locked + match  --> passphrase (askpass or terminal) --> answer, start agent
                 nothing stored  --> token prompt on a terminal, else a one-line hint
                 inside a kernel --> hint and quit=1: git's own fallback prompt would hang
@@ -173,8 +173,8 @@ def serve_secret(
 ) -> int:
     """A URL whose token lives in a secret: answer it, never store it, never erase it.
 
-    Nothing is prompted and the keyring is not opened. A running agent keeps the answer in
-    memory for at most an hour, and refuses to store it.
+    Nothing is prompted and the keyring is never unlocked. A running agent keeps the answer
+    in memory for at most an hour, and refuses to store it.
     """
     from git_credential_sagemaker.credential import secrets
 
