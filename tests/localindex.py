@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -45,22 +46,31 @@ def pip_env(wheels: Path) -> dict[str, str]:
     }
 
 
-def wheel_dir(factory: pytest.TempPathFactory) -> Path:
-    """The local index of this run; the first caller builds it (in a child, away from the
-    source tree, so the installed metadata is what the wheelhouse code reads)."""
-    wheels = factory.getbasetemp() / "local-index"
+def _built_once(wheels: Path, fill: Callable[[Path], None]) -> Path:
+    """`wheels`, filled by the first caller of this run; a marker says it is complete."""
     done = wheels / "complete"
     if not done.exists():
         wheels.mkdir(exist_ok=True)
-        run(
-            [sys.executable, "-c", BUILD, str(wheels)],
-            env={**os.environ, **pip_env(wheels)},
-            cwd=wheels,
-            timeout=300,
-            check=True,
-        )
+        fill(wheels)
         done.write_text("")
     return wheels
+
+
+def _build(script: str, wheels: Path) -> None:
+    """Run a build script in a child, away from the source tree, so the installed metadata
+    is what the wheelhouse code reads."""
+    run(
+        [sys.executable, "-c", script, str(wheels)],
+        env={**os.environ, **pip_env(wheels)},
+        cwd=wheels,
+        timeout=300,
+        check=True,
+    )
+
+
+def wheel_dir(factory: pytest.TempPathFactory) -> Path:
+    """The local index of this run."""
+    return _built_once(factory.getbasetemp() / "local-index", lambda w: _build(BUILD, w))
 
 
 def venv_with_pre_commit(path: Path, wheels: Path) -> Path:
@@ -81,20 +91,12 @@ def venv_with_pre_commit(path: Path, wheels: Path) -> Path:
 
 def aws_wheel_dir(factory: pytest.TempPathFactory) -> Path:
     """The local index with the `[aws]` extra's wheels added (boto3 and its closure)."""
-    wheels = factory.getbasetemp() / "local-index-aws"
-    done = wheels / "complete"
-    if not done.exists():
+
+    def fill(wheels: Path) -> None:
         base = wheel_dir(factory)
-        wheels.mkdir(exist_ok=True)
         for wheel in base.glob("*.whl"):
             shutil.copyfile(wheel, wheels / wheel.name)
         shutil.copyfile(base / "python-version", wheels / "python-version")
-        run(
-            [sys.executable, "-c", AWS_BUILD, str(wheels)],
-            env={**os.environ, **pip_env(wheels)},
-            cwd=wheels,
-            timeout=300,
-            check=True,
-        )
-        done.write_text("")
-    return wheels
+        _build(AWS_BUILD, wheels)
+
+    return _built_once(factory.getbasetemp() / "local-index-aws", fill)

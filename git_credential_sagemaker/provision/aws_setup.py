@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Optional
 from urllib.parse import urlsplit
 
-from git_credential_sagemaker.credential import gitconfig, keys, kms, unlock
+from git_credential_sagemaker.credential import gitconfig, keys, kms, secrets, unlock
 from git_credential_sagemaker.credential.prompt import sanitize
 from git_credential_sagemaker.credential.protocol import has_control
 from git_credential_sagemaker.credential.settings import Settings
@@ -74,7 +74,7 @@ def configure_kms(env: Mapping[str, str], key_id: str, dry_run: bool) -> list[st
 def in_use(env: Mapping[str, str]) -> bool:
     """Whether a KMS key wraps the store or a secret is configured: the venv needs boto3."""
     config = gitconfig.read_all()
-    if any(k.startswith("credential.") and k.endswith(".sagemakersecret") for k in config):
+    if secrets.configured(config):
         return True
     fields = unlock.open_store(Settings.load(env, config)).settings()
     return fields is not None and keys.kms_key(fields) is not None
