@@ -286,20 +286,27 @@ class User:
 class Askpass:
     """A GIT_ASKPASS program for tests: answers from files, logs every prompt it gets."""
 
-    def __init__(self, root: Path, username: str, token: str) -> None:
+    def __init__(
+        self, root: Path, username: str, token: str, passphrase: str | None = None
+    ) -> None:
+        """With `passphrase`, a prompt for the keyring's passphrase gets it, not the token."""
         self.dir = root / "askpass"
         self.dir.mkdir()
         self.program = self.dir / "askpass.sh"
+        keyring = f'  *assphrase*) cat "{self.dir}/passphrase" ;;\n' if passphrase else ""
         self.program.write_text(
             "#!/bin/sh\n"
             f'echo "$1" >> "{self.dir}/log"\n'
             'case "$1" in\n'
             f'  Username*) cat "{self.dir}/username" ;;\n'
+            f"{keyring}"
             f'  *) cat "{self.dir}/token" ;;\n'
             "esac\n"
         )
         self.program.chmod(0o700)
         self.answer(username, token)
+        if passphrase:
+            (self.dir / "passphrase").write_text(passphrase + "\n")
 
     def answer(self, username: str, token: str) -> None:
         (self.dir / "username").write_text(username + "\n")

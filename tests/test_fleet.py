@@ -35,6 +35,7 @@ SECRET = "team/github-token"
 SAY = "git-credential-sagemaker: "
 SAGEMAKER_PATH = "/sbin:/bin:/usr/sbin:/usr/bin"  # what AWS gives an on-start script
 VENV = Path(".local/share/git-credential-sagemaker/venv")
+LAUNCHER = Path(".local/share/git-credential-sagemaker/bin/git-credential-sagemaker")
 
 
 @pytest.fixture(scope="session")
@@ -139,8 +140,10 @@ def test_fleet_script_sets_up_a_blank_instance_from_the_index(
     assert "user.name and user.email are not set" in started.problems[0]
     # The pinned version, with its [aws] extra, in the venv the restore script uses.
     assert venv_version(instance) == VERSION
-    helper = instance.home / VENV / "bin" / "git-credential-sagemaker"
+    helper = instance.home / LAUNCHER
     assert git_config(instance, "credential.helper") == [str(helper)]
+    head = "".join(helper.read_text().splitlines(keepends=True)[:3])  # #! or, if long, sh's exec
+    assert f"{instance.home / VENV / 'bin' / 'python'}" in head and "-IS" in head.split()
     assert git_config(instance, "credential.https://github.com.sagemakerSecret") == [SECRET]
     # A keyring only the instance's role opens: nobody on the fleet ever types a passphrase.
     keyring = (instance.state / "keyring.cfg").read_text()
@@ -209,7 +212,7 @@ def test_fleet_script_without_boto3_anywhere_installs_the_rest_and_says_so(
     aws = [p for p in started.problems if "user.name" not in p]
     assert len(aws) == 1 and "without its [aws] extra (boto3)" in aws[0], started.lines
     assert any(f"ready: {VERSION}" in line for line in started.lines), started.lines
-    helper = instance.home / VENV / "bin" / "git-credential-sagemaker"
+    helper = instance.home / LAUNCHER
     assert git_config(instance, "credential.helper") == [str(helper)]
 
 

@@ -298,7 +298,7 @@ def test_doctor_runs_from_a_source_checkout(user: User) -> None:
 # --- the package's shape -------------------------------------------------------------------
 
 PACKAGE = ROOT / "git_credential_sagemaker"
-LAYERS = {"errors": 0, "hooks": 0, "credential": 1, "provision": 2}
+LAYERS = {"errors": 0, "children": 0, "hooks": 0, "credential": 1, "provision": 2}
 ENTRY = 3  # cli, commands, notebook, __init__, __main__
 
 

@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import BIN, PASSPHRASE, Askpass, User
+from support import PASSPHRASE, Askpass, User
 
 import git_credential_sagemaker
 from git_credential_sagemaker import cli, commands
 from git_credential_sagemaker.credential import agentclient
+from git_credential_sagemaker.provision import launcher
 
 GH = b"protocol=https\nhost=github.com\n"
 TOKEN = "ghp_hotpathtoken0123456789"
@@ -123,18 +124,23 @@ def test_two_stores_with_clashing_checksums_each_keep_their_own_agent(user: User
 
 
 @pytest.mark.parametrize("op", ["get", "store"])
-@pytest.mark.parametrize("how", ["console script", "no site"])
+@pytest.mark.parametrize("how", ["launcher", "no site"])
 def test_an_unlocked_request_imports_nothing_a_bare_python_does_not(
     user: User, unlocked: None, op: str, how: str
 ) -> None:
-    """`console script` runs what git runs; `no site` (-S) leaves out what .pth files import
-    into every process too (an editable install's import hook loads re and enum)."""
+    """`launcher` runs what git runs (the file setup writes, -IS, whatever pip wrote), against
+    `python -c pass` with site; `no site` (-S) runs the package from its folder against
+    `python -S -c pass`, so what .pth files import into every process counts for neither."""
     keyring_file = user.store_dir / "keyring.cfg"
     inode = keyring_file.stat().st_ino
     env = {**NO_PASSPHRASE, "PYTHONPROFILEIMPORTTIME": "1"}
-    if how == "console script":
-        baseline = [sys.executable, "-c", "pass"]
-        helper = [str(BIN / "git-credential-sagemaker"), op]
+    if how == "launcher":
+        path = str(user.root / "bin" / "git-credential-sagemaker")
+        launcher.write(path)
+        python, flags = Path(path).read_text().splitlines()[0][2:].split()
+        assert flags == "-IS"  # so PYTHONPROFILEIMPORTTIME is ignored: -X says it instead
+        baseline = [python, "-X", "importtime", "-c", "pass"]
+        helper = [python, flags, "-X", "importtime", path, op]  # what the #! line runs
     else:
         env["PYTHONPATH"] = str(Path(git_credential_sagemaker.__file__).parent.parent)
         baseline = [sys.executable, "-S", "-c", "pass"]

@@ -13,6 +13,8 @@ from gitserver import GitServer
 from instance import Instance
 from support import BIN, User
 
+from git_credential_sagemaker.provision import launcher
+
 PASSPHRASE = "instance passphrase 7"
 
 
@@ -174,8 +176,9 @@ def test_studio_needs_no_lifecycle_script(user: User) -> None:
         ["git-credential-sagemaker", "setup", "--name", "A", "--email", "a@b.c"], env=env
     )
     assert done.returncode == 0 and b"no lifecycle script is needed" in done.stdout
-    helper = BIN / "git-credential-sagemaker"
+    helper = launcher.default_path(user.env)
     assert f"helper = {helper}\n".encode() in (user.home / ".gitconfig").read_bytes()
+    assert Path(helper).read_text().startswith(f"#!{BIN / 'python'}")
     script = user.run(["git-credential-sagemaker", "lifecycle-script"], env=env)
     assert script.returncode == 1 and b"Studio" in script.stderr
 
@@ -216,7 +219,7 @@ def test_setup_without_a_terminal_leaves_a_note_for_the_missing_identity(user: U
     done = user.run(["git-credential-sagemaker", "setup"])
     assert done.returncode == 0, done.stderr
     out = done.stdout.decode()
-    helper = BIN / "git-credential-sagemaker"
+    helper = launcher.default_path(user.env)
     assert f"changed: git config --global credential.helper '{helper}'" in out
     assert "note: user.name is not set" in out and "setup --name" in out
     assert "note: user.email is not set" in out
@@ -307,4 +310,4 @@ def test_git_finds_the_helper_with_a_bare_path_off_an_instance(user: User) -> No
     assert fill.returncode == 0, fill.stderr
     assert b"password=tok-bare-path" in fill.stdout
     helpers = user.run(["git", "config", "--global", "--get-all", "credential.helper"])
-    assert helpers.stdout.decode().split() == [str(BIN / "git-credential-sagemaker")]
+    assert helpers.stdout.decode().split() == [launcher.default_path(user.env)]

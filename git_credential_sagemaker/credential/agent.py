@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Optional
 
+from git_credential_sagemaker import children
 from git_credential_sagemaker.credential import (
     agentclient,
     crypto,
@@ -376,19 +377,12 @@ def spawn(store_dir: Path, runtime_dir: Path, key: bytes, timeout: Optional[floa
         deadline = time.monotonic() + 5  # an older agent for this store steps aside
         while os.path.lexists(path) and time.monotonic() < deadline:
             time.sleep(0.01)
-    args = [
-        sys.executable,
-        "-m",
-        "git_credential_sagemaker.credential.agent",
-        "--store",
-        str(store_dir),
-        "--socket",
-        path,
-    ]
+    options = ["--store", str(store_dir), "--socket", path]
     if timeout is not None:
-        args += ["--timeout", str(timeout)]
+        options += ["--timeout", str(timeout)]
     proc = subprocess.Popen(
-        args,
+        children.argv("git_credential_sagemaker.credential.agent", options),
+        cwd=runtime_dir,
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

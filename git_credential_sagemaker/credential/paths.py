@@ -61,9 +61,13 @@ def store_dir(
         return os.path.join(notebook_root, STORE_DIRNAME)
     if kind == "studio":
         return os.path.join(studio_root, STORE_DIRNAME)
+    return os.path.join(data_home(env), APP)
+
+
+def data_home(env: Mapping[str, str]) -> str:
+    """$XDG_DATA_HOME, else ~/.local/share: where a user's own programs keep their data."""
     home = env.get("HOME") or os.path.expanduser("~")
-    data_home = env.get("XDG_DATA_HOME") or os.path.join(home, ".local", "share")
-    return os.path.join(data_home, APP)
+    return env.get("XDG_DATA_HOME") or os.path.join(home, ".local", "share")
 
 
 def runtime_dir(env: Mapping[str, str], uid: int | None = None) -> str:

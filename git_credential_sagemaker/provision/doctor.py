@@ -120,8 +120,11 @@ def helper_problems(
             f"({kernel_path(env)}) does not hold it, so `!git push` in a cell gets no token",
             setup,
         )
-    elif machine.layout and gitsetup.helper_value(machine) not in helpers:
-        yield "git names the helper in a form that does not survive a restart", setup
+    elif gitsetup.helper_value(machine, env) not in helpers:
+        if machine.layout:
+            yield "git names the helper in a form that does not survive a restart", setup
+        else:
+            yield f"git names the helper {value!r}, not the isolated launcher setup writes", setup
 
 
 def keyring_problems(env: Mapping[str, str], prog: Sequence[str]) -> Iterator[Problem]:

@@ -7,6 +7,7 @@
          --as the user, nohup ... &--> pick a Python, venv,
                pip install --no-index from $STATE/wheels  (the volume's wheelhouse)
                else pip wheel from the package index into $STATE/wheels, then the same
+               --> the helper's launcher (provision/launcher)
                --> git-credential-sagemaker setup --no-repo [--kms-key K] [--secret S]
                --> one line per problem, then "ready" (stdout and $STATE/fleet.log)
 
@@ -87,21 +88,21 @@ if ! PY=$(pick_python "$WANT") && ! PY=$(pick_python ""); then
     exit 1
 fi
 rm -rf "$VENV"
-if ! OUT=$("$PY" -m venv --without-pip "$VENV" 2>&1); then
+if ! OUT=$("$PY" -I -m venv --without-pip "$VENV" 2>&1); then
     say "could not create a venv with $PY: $(last "$OUT")"
     exit 1
 fi
 from_wheels() {{  # the wheelhouse alone, whatever pip's config says: no network
     PIP_WHEEL=$(ls "$W"/pip-*.whl 2>/dev/null | head -n 1)
     [ -n "$PIP_WHEEL" ] && env -u PIP_FIND_LINKS -u PIP_INDEX_URL -u PIP_EXTRA_INDEX_URL PIP_CONFIG_FILE=/dev/null \\
-        "$VENV/bin/python" "$PIP_WHEEL/pip" install --quiet --disable-pip-version-check --no-index --find-links "$W" "$1"
+        "$VENV/bin/python" -I "$PIP_WHEEL/pip" install --quiet --disable-pip-version-check --no-index --find-links "$W" "$1"
 }}
 from_index() {{  # what the wheelhouse lacks, from the index pip is configured with
     PIP_WHEEL=$(ls "$W"/pip-*.whl 2>/dev/null | head -n 1)
-    PIP=("$VENV/bin/python" -m pip)
+    PIP=("$VENV/bin/python" -I -m pip)
     if [ -n "$PIP_WHEEL" ]; then
-        PIP=("$VENV/bin/python" "$PIP_WHEEL/pip")
-    elif ! "$VENV/bin/python" -m ensurepip --default-pip >/dev/null 2>&1; then
+        PIP=("$VENV/bin/python" -I "$PIP_WHEEL/pip")
+    elif ! "$VENV/bin/python" -I -m ensurepip --default-pip >/dev/null 2>&1; then
         echo "no pip: $PY has no ensurepip, and $W no pip wheel"
         return 1
     fi
@@ -121,11 +122,14 @@ if ! from_wheels "$REQ" >/dev/null 2>&1; then
         say "not installed from $W: $(last "$OUT"); fix: move $W aside, then restart the instance"
         exit 1
     else
-        "$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])' >"$W/python-version"
+        "$PY" -I -c 'import sys; print("%d.%d" % sys.version_info[:2])' >"$W/python-version"
     fi
 fi
-SETUP=({setup_args})
-if ! OUT=$(env -u GIT_ASKPASS -u SSH_ASKPASS GIT_TERMINAL_PROMPT=0 "$VENV/bin/git-credential-sagemaker" setup "${{SETUP[@]}}" </dev/null 2>&1); then
+"""
+
+# As the user, in the background, once installed: run its setup, then report.
+RUN_SETUP = """SETUP=({setup_args})
+if ! OUT=$(env -u GIT_ASKPASS -u SSH_ASKPASS GIT_TERMINAL_PROMPT=0 {helper} setup "${{SETUP[@]}}" </dev/null 2>&1); then
     say "setup failed: $(last "$OUT"); fix: run git-credential-sagemaker setup --no-repo in a terminal"
     exit 1
 fi
@@ -187,7 +191,7 @@ def render(
         setup_args=" ".join(shlex.quote(a) for a in setup_args),
     )
     now = lifecycle.PRELUDE + STATE_DIR + lifecycle.KERNEL_STARTUP + lifecycle.LINKS
-    later = lifecycle.PRELUDE + lifecycle.PICK_PYTHON + INSTALL
+    later = lifecycle.PRELUDE + lifecycle.PICK_PYTHON + INSTALL + lifecycle.LAUNCHER + RUN_SETUP
     script = TEMPLATE.format(
         user_now=now.format(**fields), user_later=later.format(**fields), **fields
     )

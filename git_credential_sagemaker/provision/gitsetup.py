@@ -4,24 +4,23 @@
                        ~/.gitconfig --include.path--> that file (one line to restore)
     Studio, elsewhere: settings --> ~/.gitconfig (Studio's home persists)
 
-The helper is named by its absolute path, so git finds it with any PATH (a kernel's, the
-Jupyter server's, Code Editor's): on a notebook instance in the venv the on-start script
-rebuilds, so nothing is linked onto root's PATH; elsewhere where pip installed it. Every
+The helper is named by its launcher's absolute path (provision/launcher), so git finds it
+with any PATH (a kernel's, the Jupyter server's, Code Editor's) and starts it isolated: on a
+notebook instance the on-start script writes it for the venv it rebuilds, so nothing is
+linked onto root's PATH; elsewhere setup writes it for the Python it runs in. Every
 step checks first and changes only what is missing; with dry_run it only reports.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import sys
-import sysconfig
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable, Optional
 
 from git_credential_sagemaker.credential import gitconfig, paths
 from git_credential_sagemaker.credential.files import prepare_store_dir
+from git_credential_sagemaker.provision import launcher
 from git_credential_sagemaker.provision.machine import Machine
 
 Ask = Callable[[str], Optional[str]]
@@ -31,28 +30,18 @@ Ask = Callable[[str], Optional[str]]
 PLAIN_PATH = re.compile(r"/[A-Za-z0-9._/+-]+")
 
 
-def helper_value(machine: Machine) -> str:
-    """What credential.helper should say on this machine."""
+def helper_value(machine: Machine, env: Mapping[str, str]) -> str:
+    """What credential.helper should say on this machine: the launcher's absolute path (by
+    name only where the shell would need quoting, so git still finds it on PATH)."""
     if machine.layout:
         return machine.layout.helper
-    return installed_helper() or gitconfig.HELPER_NAME
-
-
-def installed_helper() -> Optional[str]:
-    """Where pip put this package's helper: beside the running Python, or the user scheme's
-    scripts folder (`pip install --user`). None when neither holds it (a checkout)."""
-    folders = [os.path.dirname(sys.executable)]
-    with contextlib.suppress(KeyError):  # no user scheme on this platform
-        folders.append(sysconfig.get_path("scripts", f"{os.name}_user"))
-    for folder in folders:
-        path = os.path.join(os.path.abspath(folder), paths.APP)
-        if os.path.isfile(path) and os.access(path, os.X_OK) and PLAIN_PATH.fullmatch(path):
-            return path
-    return None
+    path = launcher.default_path(env)
+    return path if PLAIN_PATH.fullmatch(path) else gitconfig.HELPER_NAME
 
 
 def configure_git(
     machine: Machine,
+    env: Mapping[str, str],
     name: Optional[str],
     email: Optional[str],
     ask: Ask,
@@ -84,7 +73,9 @@ def configure_git(
             found = gitconfig.get_all(key, scope)
         return found
 
-    wanted = helper_value(machine)
+    wanted = helper_value(machine, env)
+    if machine.layout is None and wanted != gitconfig.HELPER_NAME:
+        changes += launcher.write(wanted, dry_run=dry_run)  # on an instance, the venv's own
     helpers = current("credential.helper")
     if wanted not in helpers:
         before = gitconfig.get_all("credential.helper", scope)

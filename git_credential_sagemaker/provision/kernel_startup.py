@@ -5,7 +5,7 @@
                                  fail at once with advice, and the marker the helper's hint reads
                                  magics: %git_unlock, %git_login
     %git_unlock --kernel getpass (the password box)--> answer
-        --the child's stdin pipe--> PYTHON -m git_credential_sagemaker.notebook unlock
+        --the child's stdin pipe--> PYTHON -I ... git_credential_sagemaker.notebook unlock
         <--one line per prompt, on the child's stdout--
 
 Why a startup file: a kernel runs in an env of its own (on a notebook instance, a conda env
@@ -14,7 +14,8 @@ is standard library only and names, by absolute path, the interpreter that has t
 the venv the on-start script rebuilds, or the Python that ran `setup` where home persists
 (Studio, other machines). The package does the work in that interpreter, so the file stays
 small and never needs to change with the package's internals. Secrets cross only the pipe:
-never argv, the environment, or a file.
+never argv, the environment, or a file. The child starts isolated, from the interpreter's own
+folder (git_credential_sagemaker.children): a notebook's folder may be a stranger's clone.
 
 Why the environment: a cell's `!git` runs under a pseudo-terminal nobody can type into, so
 git's own prompt, an editor, or an interactive rebase would wait forever. Only kernels get
@@ -30,11 +31,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Optional
 
+from git_credential_sagemaker import children
 from git_credential_sagemaker.credential.files import atomic_write
 from git_credential_sagemaker.credential.prompt import MAGICS_ENV
 from git_credential_sagemaker.provision.machine import Machine
 
 FILENAME = "50-git-credential-sagemaker.py"
+NOTEBOOK_MODULE = "git_credential_sagemaker.notebook"
 NO_EDITOR = (
     'echo "git-credential-sagemaker: a notebook cell has no editor; '
     'pass -m MESSAGE or --no-edit, or use a terminal" >&2; false'
@@ -59,11 +62,12 @@ TEMPLATE = '''\
 # Written by `git-credential-sagemaker setup` (and by the on-start script after a restart);
 # standard library only, so it works whatever the kernel's env. setup rewrites it.
 PYTHON = {python!r}
+CHILD = {child!r}
 KERNEL_ENV = {{
 {kernel_env}}}
 
 
-def _git_credential_sagemaker(python, kernel_env):
+def _git_credential_sagemaker(python, command, kernel_env):
     import getpass
     import os
     import shlex
@@ -85,7 +89,8 @@ def _git_credential_sagemaker(python, kernel_env):
                   "git-credential-sagemaker setup (or attach the on-start script)")
             return
         child = subprocess.Popen(
-            [python, "-m", "git_credential_sagemaker.notebook", action] + args,
+            command + [action] + args,
+            cwd=os.path.dirname(python),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -139,17 +144,19 @@ def _git_credential_sagemaker(python, kernel_env):
 
 
 try:
-    _git_credential_sagemaker(PYTHON, KERNEL_ENV)
+    _git_credential_sagemaker(PYTHON, CHILD, KERNEL_ENV)
 except Exception as exc:  # a broken startup file must never stop a kernel from starting
     print("git-credential-sagemaker: kernel startup failed: " + repr(exc))
-del _git_credential_sagemaker, PYTHON, KERNEL_ENV
+del _git_credential_sagemaker, PYTHON, CHILD, KERNEL_ENV
 '''
 
 
 def render(python: str) -> str:
-    """The startup file, naming the interpreter that has the package."""
+    """The startup file, naming the interpreter that has the package: this one (with the
+    folders it imports from), or a venv's, which finds the package by its own site."""
     env = "".join(f"    {name!r}: {value!r},\n" for name, value in KERNEL_ENV.items())
-    return TEMPLATE.format(python=python, kernel_env=env)
+    child = children.argv(NOTEBOOK_MODULE, python=python)
+    return TEMPLATE.format(python=python, child=child, kernel_env=env)
 
 
 def startup_dir(machine: Machine, env: Mapping[str, str]) -> Path:

@@ -1,7 +1,8 @@
 """The on-start script for a SageMaker Lifecycle Configuration: restore git after a restart.
 
     root: check the wheelhouse --> as the user: kernel startup file, pick a Python, venv,
-          pip --no-index, include line, pre-commit cache, links in ~/.local/bin
+          pip --no-index, the helper's launcher, include line, pre-commit cache, links in
+          ~/.local/bin
           --> one line: restored
 
 A restart keeps only the volume. The script rebuilds the rest from what `setup` left there
@@ -16,8 +17,9 @@ Two rules keep the instance safe:
   group /aws/sagemaker/NotebookInstances) naming the fix, and the instance stays usable.
 - Root runs nothing the user can write. The user's half runs as the user
   (`sudo -u ec2-user -i`), and nothing is linked onto root's PATH: git config names the
-  helper by its absolute path in the user's venv, and the commands are linked into the
-  user's own ~/.local/bin.
+  helper by its launcher's absolute path beside the user's venv, and the commands are linked
+  into the user's own ~/.local/bin. Every Python it starts runs isolated (-I), so no folder
+  or PYTHON* variable can change what it imports.
 
 GCS_AS_USER and GCS_PYTHON override the user switch and the interpreter (for tests and
 images that differ). AWS limits the script to 16384 characters and 5 minutes.
@@ -87,7 +89,7 @@ KERNEL_STARTUP = """mkdir -p {startup_dir} && cat > {startup_tmp} <<'GCS_KERNEL_
 PICK_PYTHON = """pick_python() {{
     for candidate in ${{GCS_PYTHON:-}} {pythons}; do
         if [ -x "$candidate" ]; then
-            HAS=$("$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2] if sys.version_info >= (3, 9) else "")' 2>/dev/null)
+            HAS=$("$candidate" -I -c 'import sys; print("%d.%d" % sys.version_info[:2] if sys.version_info >= (3, 9) else "")' 2>/dev/null)
             if [ -n "$HAS" ] && {{ [ -z "$1" ] || [ "$HAS" = "$1" ]; }}; then
                 echo "$candidate"
                 return 0
@@ -104,7 +106,7 @@ if ! PY=$(pick_python "$WANT"); then
     exit 1
 fi
 rm -rf "$VENV"
-if ! "$PY" -m venv --without-pip "$VENV"; then
+if ! "$PY" -I -m venv --without-pip "$VENV"; then
     say "could not create a venv with $PY; fix: run git-credential-sagemaker setup in a terminal"
     exit 1
 fi
@@ -113,14 +115,22 @@ REQ=git-credential-sagemaker
 if ls "$STATE"/wheels/boto3-*.whl >/dev/null 2>&1; then
     REQ='git-credential-sagemaker[aws]'  # setup kept boto3: a KMS key or a secret is in use
 fi
-if [ -z "$PIP_WHEEL" ] || ! "$VENV/bin/python" "$PIP_WHEEL/pip" install --quiet --disable-pip-version-check --no-index \\
+if [ -z "$PIP_WHEEL" ] || ! "$VENV/bin/python" -I "$PIP_WHEEL/pip" install --quiet --disable-pip-version-check --no-index \\
         --find-links "$STATE/wheels" "$REQ"; then
     say "could not install from the wheelhouse in $STATE/wheels; fix: run git-credential-sagemaker setup in a terminal"
     exit 1
 fi
 """
 
-# The include line, the pre-commit cache on the volume, and the commands in ~/.local/bin.
+# The launcher git config names (provision/launcher), written for the venv's own Python.
+LAUNCHER = """if ! OUT=$("$VENV/bin/python" -I -m git_credential_sagemaker.provision.launcher {helper} 2>&1); then
+    say "$OUT; fix: run git-credential-sagemaker setup in a terminal"
+    exit 1
+fi
+"""
+
+# The include line, the pre-commit cache on the volume, and the commands in ~/.local/bin
+# (the main one is the launcher, so what the user types starts isolated too).
 LINKS = """if ! git config --global --get-all include.path | grep -qxF {gitconfig}; then
     git config --global --add include.path {gitconfig}
 fi
@@ -134,9 +144,10 @@ fi
 for script in {scripts}; do
     ln -sfn "$VENV/bin/$script" {user_bin}/"$script"
 done
+ln -sfn {helper} {user_bin}/{app}
 """
 
-USER_TEMPLATE = PRELUDE + KERNEL_STARTUP + PICK_PYTHON + RESTORE_VENV + LINKS
+USER_TEMPLATE = PRELUDE + KERNEL_STARTUP + PICK_PYTHON + RESTORE_VENV + LAUNCHER + LINKS
 
 
 def fields(layout: Layout) -> dict[str, str]:
@@ -150,7 +161,9 @@ def fields(layout: Layout) -> dict[str, str]:
         "home": q(layout.home),
         "user_bin": q(layout.user_bin),
         "pythons": " ".join(q(p) for p in PYTHONS),
-        "scripts": " ".join(SCRIPTS),
+        "scripts": " ".join(SCRIPTS[1:]),
+        "app": q(SCRIPTS[0]),
+        "helper": q(layout.helper),
         "startup_dir": q(layout.ipython_startup),
         "startup_file": q(f"{layout.ipython_startup}/{kernel_startup.FILENAME}"),
         "startup_tmp": q(f"{layout.ipython_startup}/.{kernel_startup.FILENAME}.tmp"),

@@ -52,8 +52,9 @@ class Layout:
 
     @property
     def helper(self) -> str:
-        """The helper's absolute path: what git config names, so no PATH is needed."""
-        return f"{self.venv}/bin/{paths.APP}"
+        """The helper's launcher (provision/launcher), beside the venv it starts: what git
+        config names, so no PATH is needed."""
+        return f"{self.home}/.local/share/{paths.APP}/bin/{paths.APP}"
 
     @property
     def user_bin(self) -> str:

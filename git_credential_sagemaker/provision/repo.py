@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple, Optional
 
+from git_credential_sagemaker import children
 from git_credential_sagemaker.credential import gitconfig, paths
 from git_credential_sagemaker.credential.files import atomic_write
 from git_credential_sagemaker.errors import SetupError
@@ -195,7 +196,8 @@ def _runs_pre_commit(python: str) -> bool:
         return False
     try:
         done = subprocess.run(
-            [python, "-m", "pre_commit", "--version"],
+            children.argv("pre_commit", ["--version"], python),
+            cwd=children.own_folder(python),
             capture_output=True,
             stdin=subprocess.DEVNULL,
             timeout=60,
@@ -248,18 +250,23 @@ def _hooks_path_unset(root: str) -> str | None:
 
 
 def _install_hooks(root: str, hook_types: list[str], python: str) -> None:
-    args = [python, "-m", "pre_commit", "install"]
+    options = ["install"]
     for hook_type in hook_types:
-        args += ["--hook-type", hook_type]
+        options += ["--hook-type", hook_type]
     proc = subprocess.run(
-        args, cwd=root, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+        children.argv("pre_commit", options, python),
+        cwd=root,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
     )
     still = _missing_hook_types(root)
     if proc.returncode != 0 or set(still) & set(hook_types):
         said = (proc.stderr or proc.stdout).strip().splitlines()
         raise SetupError(
             f"pre-commit install failed ({said[-1] if said else f'exit {proc.returncode}'}); "
-            f"run it yourself in {root}: {util.shell_join(args)}"
+            f"run it yourself in {root}: {util.shell_join([python, '-m', 'pre_commit', *options])}"
         )
 
 
@@ -296,7 +303,7 @@ def _build_hook_env(root: str, python: str, wheels: str) -> Optional[Change]:
     atomic_write(Path(config), precommit_config.local_config(hooks))
     try:
         proc = subprocess.run(
-            [python, "-m", "pre_commit", "install-hooks", "--config", config],
+            children.argv("pre_commit", ["install-hooks", "--config", config], python),
             cwd=root,
             env=env,
             capture_output=True,

@@ -16,9 +16,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from git_credential_sagemaker import children
 from git_credential_sagemaker.credential.files import atomic_write, prepare_store_dir
 from git_credential_sagemaker.errors import SetupError
-from git_credential_sagemaker.provision import lifecycle, wheelhouse
+from git_credential_sagemaker.provision import launcher, lifecycle, wheelhouse
 from git_credential_sagemaker.provision.machine import Layout, Machine
 
 
@@ -61,13 +62,28 @@ def persist_for_restart(machine: Machine, dry_run: bool, extras: tuple[str, ...]
                 cache.rename(cache.with_name("pre-commit.before-setup"))
             volume_cache.mkdir(parents=True, exist_ok=True)
             cache.symlink_to(volume_cache)
-    if fresh or not Path(layout.helper).exists():
+    if fresh or not Path(layout.python).exists():
         # The venv the on-start script rebuilds: made now too, so pre-commit's hooks point
         # at an interpreter that exists after every restart.
         changes.append(f"helper installed from the wheelhouse into {layout.venv}")
         if not dry_run:
             run_user_part(layout)
+    elif not Path(layout.helper).exists():  # a venv made before the launcher existed
+        changes.append(f"the helper's launcher: {layout.helper}")
+        if not dry_run:
+            write_launcher(layout)
     return changes
+
+
+def write_launcher(layout: Layout) -> None:
+    """The launcher, written by the venv's own Python, as the on-start script writes it."""
+    args = children.argv(launcher.__name__, [layout.helper], layout.python)
+    done = subprocess.run(
+        args, cwd=layout.home, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False
+    )
+    if done.returncode != 0:
+        said = (done.stdout + done.stderr).strip().splitlines() or ["no output"]
+        raise SetupError(f"{said[-1]}; fix: rm -rf {layout.venv}, then run setup again")
 
 
 def run_user_part(layout: Layout) -> None:
@@ -79,6 +95,7 @@ def run_user_part(layout: Layout) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         check=False,
+        cwd=layout.home,  # the on-start script's folder too; never the repository setup ran in
         env={**os.environ, "GCS_PYTHON": os.path.realpath(python)},
     )
     if done.returncode != 0:

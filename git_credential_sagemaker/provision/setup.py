@@ -103,7 +103,7 @@ def setup(
     """`no_repo_because`: why no repository is set up (for a note), when none was found."""
     machine = Machine.detect(env)
     notes: list[str] = []
-    changes = gitsetup.configure_git(machine, name, email, ask, dry_run, notes)
+    changes = gitsetup.configure_git(machine, env, name, email, ask, dry_run, notes)
     if aws is not None:
         from git_credential_sagemaker.provision import aws_setup
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from git_credential_sagemaker import children
 from git_credential_sagemaker.errors import SetupError
 
 PROJECT = "git-credential-sagemaker"
@@ -131,20 +132,21 @@ def _build_from_source(dist: metadata.Distribution, out_dir: Path) -> Path:
         )
     before = set(out_dir.glob("*.whl"))
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
+        children.argv(
             "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "--no-index",
-            "--find-links",
-            str(out_dir),
-            "--wheel-dir",
-            str(out_dir),
-            source,
-        ],
+            [
+                "wheel",
+                "--quiet",
+                "--no-deps",
+                "--no-index",
+                "--find-links",
+                str(out_dir),
+                "--wheel-dir",
+                str(out_dir),
+                source,
+            ],
+        ),
+        cwd=children.own_folder(),
         capture_output=True,
         text=True,
         check=False,
