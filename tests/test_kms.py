@@ -24,8 +24,9 @@ from instance import Instance
 from motoserver import MotoServer, free_port
 from support import PASSPHRASE, User
 
-from git_credential_sagemaker.credential import agent, aws, crypto, kms, paths
+from git_credential_sagemaker.credential import agent, aws, crypto, keys, kms, paths
 from git_credential_sagemaker.credential.store import Store
+from git_credential_sagemaker.errors import StoreError
 
 PROG = "git-credential-sagemaker"
 DATA = Path(__file__).parent / "data"
@@ -335,21 +336,32 @@ def test_a_kms_only_store_gets_a_passphrase_as_a_second_way_in(user: User, aws: 
     assert "AWS could not be reached" in said and "the passphrase opens it instead" in said
 
 
-def test_changing_the_passphrase_at_a_terminal(user: User) -> None:
-    legacy_store(user)
+def change_passphrase(
+    user: User, new: str, old: str | None = PASSPHRASE, env: dict[str, str] | None = None
+) -> str:
+    """`passphrase` at a terminal (the current one unless KMS opens it, the new one twice)."""
     unset = ("GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE", "GIT_TERMINAL_PROMPT")
-    env = {k: v for k, v in user.env.items() if k not in unset}  # a person at a terminal
-    child = pexpect.spawn(PROG, ["passphrase"], env=env, timeout=60, encoding="utf-8")
-    child.expect("Passphrase for")
-    child.sendline(PASSPHRASE)
+    full = {k: v for k, v in {**user.env, **(env or {})}.items() if k not in unset}
+    child = pexpect.spawn(
+        PROG, ["passphrase"], env=full, cwd=str(user.root), timeout=60, encoding="utf-8"
+    )
+    if old is not None:
+        child.expect("Passphrase for")
+        child.sendline(old)
     child.expect("Choose a passphrase")
-    child.sendline("a brand new passphrase")
+    child.sendline(new)
     child.expect("Confirm")
-    child.sendline("a brand new passphrase")
+    child.sendline(new)
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0, child.before
-    assert "opens" in str(child.before) and "rotate your tokens" in str(child.before)
+    return str(child.before)
+
+
+def test_changing_the_passphrase_at_a_terminal(user: User) -> None:
+    legacy_store(user)
+    said = change_passphrase(user, "a brand new passphrase")
+    assert "opens" in said and "rotate your tokens" in said
 
     restart(user)
     old = user.helper("get", GH)
@@ -461,3 +473,31 @@ def configparser_items(path: Path) -> list[tuple[str, str]]:
 
 def settings_of(directory: Path) -> dict[str, str]:
     return dict(configparser_items(directory / "keyring.cfg"))
+
+
+def test_a_passphrase_change_wraps_a_new_key_with_kms_and_a_restart_asks_nothing(
+    user: User, aws: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arn = kms_key(aws)
+    legacy_store(user)
+    assert user.run([PROG, "setup", "--no-repo", "--kms-key", arn], env=aws.env).returncode == 0
+    before = settings(user)
+
+    said = change_passphrase(user, "after the change", old=None, env=aws.env)  # KMS opened it
+
+    assert f"KMS key {arn} wraps the new key too" in said, said
+    after = settings(user)
+    assert after["kms_key_id"] == arn and after["data_key_passphrase"]
+    assert after["data_key_kms"] != before["data_key_kms"]
+    assert after["store_id"] != before["store_id"]
+    restart(user)
+    assert get(user, {**aws.env, **RESTARTED}) == ("ghp_legacyTokenAlice0001", "")
+    # KMS still unwraps the old wrapping (it can't forget it), and that key opens nothing now.
+    for name, value in aws.env.items():
+        monkeypatch.setenv(name, value)
+    context = keys.kms_context(str(user.store_dir / "keyring.cfg"), before["store_id"])
+    old_key = kms.decrypt(arn, base64.b64decode(before["data_key_kms"]), context)
+    stale = Store(user.store_dir, key=old_key)
+    assert not stale.opens()
+    with pytest.raises(StoreError):
+        stale.secrets(stale.entries()[0])

@@ -66,6 +66,8 @@ KmsUnwrap = Callable[[str, bytes, dict[str, str], bool], Optional[bytes]]
 # (data key, encryption context) -> (the data key wrapped by KMS, the key's ARN); raises
 # UserError.
 KmsWrap = Callable[[bytes, dict[str, str]], tuple[bytes, str]]
+# (KMS key, data key, encryption context) -> the same as KmsWrap, for the key the store names.
+KmsEncrypt = Callable[[str, bytes, dict[str, str]], tuple[bytes, str]]
 
 
 @dataclass(frozen=True)
@@ -357,16 +359,7 @@ class Store:
         def change(parser: configparser.RawConfigParser, key: bytes) -> bool:
             if parser.get(SETTINGS, "version") != keys.LEGACY:
                 return False  # another process moved it first
-            for entry in self._entries(parser):
-                meta_json = parser.get(entry.section, entry.option + ".meta")
-                aad = self._aad(entry.section, entry.option, meta_json)
-                try:
-                    sealed = base64.b64decode(parser.get(entry.section, entry.option))
-                    plain = crypto.unseal(key, sealed, aad)
-                except (binascii.Error, crypto.AuthenticationError):
-                    continue  # already unreadable: kept as it is, for logout to remove
-                resealed = base64.b64encode(crypto.seal(data_key, plain, aad)).decode()
-                parser.set(entry.section, entry.option, resealed)
+            self._reseal(parser, key, data_key)
             parser.set(SETTINGS, "version", keys.CURRENT)
             parser.set(SETTINGS, keys.STORE_ID, store_id)
             wrapped = keys.wrap_for_passphrase(key, data_key, store_id)
@@ -439,22 +432,65 @@ class Store:
         parser = self._load()
         return parser is not None and self._key is not None and self._opens(parser, self._key)
 
-    def set_passphrase(self, passphrase: str) -> None:
-        """Wrap the data key for a new passphrase (fresh salt); KMS's wrapping is kept."""
+    def change_passphrase(self, passphrase: str, encrypt: KmsEncrypt) -> bytes:
+        """A new passphrase, and with it a new data key and store id; returns the new key.
+
+        Re-wrapping the old data key would let the old passphrase and any copy from before
+        (a snapshot, the backup) open tomorrow's tokens. So every entry and the reference
+        value are sealed again under a new random key, which the new passphrase wraps, and
+        KMS too (`encrypt`, before the lock, with the same key) when it wrapped the old one.
+        An entry the old key could not open stays as it was, for logout to remove.
+
+        The backup is not the file as it was: it would hold the old key, wrapped for the old
+        passphrase. It becomes a copy of the new file, written first (transact), so at no
+        moment does the directory hold an old-key copy beside a new-key file. It loses
+        nothing: the change moved no entry, so the new file is the last good version.
+        """
+        self.unlock()
+        fields = self.settings() or {}
+        if fields.get("version") != keys.CURRENT:
+            raise StoreError(f"{self.path} could not be moved to the current format")
+        old_id, kms_key = fields[keys.STORE_ID], keys.kms_key(fields)
         params = crypto.KdfParams.fresh()
         kek = crypto.derive_key(passphrase, params)
+        data_key, store_id = keys.new_data_key(), keys.new_store_id()
+        new_fields = {
+            **params.to_fields(),
+            keys.STORE_ID: store_id,
+            keys.BY_PASSPHRASE: keys.wrap_for_passphrase(kek, data_key, store_id),
+        }
+        if kms_key:
+            context = keys.kms_context(str(self.path), store_id)
+            blob, arn = encrypt(kms_key, data_key, context)
+            new_fields.update({keys.KMS_KEY: arn, keys.BY_KMS: base64.b64encode(blob).decode()})
 
         def change(parser: configparser.RawConfigParser, key: bytes) -> bool:
-            fields = dict(parser.items(SETTINGS))
-            if fields.get("version") != keys.CURRENT:
-                raise StoreError(f"{self.path} could not be moved to the current format")
-            for name, value in params.to_fields().items():
+            now = dict(parser.items(SETTINGS))
+            if now.get(keys.STORE_ID) != old_id or keys.kms_key(now) != kms_key:
+                raise StoreError(f"{self.path} was changed meanwhile; nothing was changed")
+            self._reseal(parser, key, data_key)
+            for name, value in new_fields.items():
                 parser.set(SETTINGS, name, value)
-            wrapped = keys.wrap_for_passphrase(kek, key, fields[keys.STORE_ID])
-            parser.set(SETTINGS, keys.BY_PASSPHRASE, wrapped)
+            check = crypto.seal(data_key, CHECK_VALUE, SETTINGS.encode())
+            parser.set(SETTINGS, CHECK_OPTION, base64.b64encode(check).decode())
             return True
 
-        self.transact(change)
+        self.transact(change, keep_previous=False)
+        self._key = data_key
+        return data_key
+
+    def _reseal(self, parser: configparser.RawConfigParser, old: bytes, new: bytes) -> None:
+        """Every entry that `old` opens, sealed again by `new` (same AAD: same meta)."""
+        for entry in self._entries(parser):
+            meta_json = parser.get(entry.section, entry.option + ".meta")
+            aad = self._aad(entry.section, entry.option, meta_json)
+            try:
+                sealed = base64.b64decode(parser.get(entry.section, entry.option))
+                plain = crypto.unseal(old, sealed, aad)
+            except (binascii.Error, crypto.AuthenticationError):
+                continue  # already unreadable: kept as it is, for logout to remove
+            resealed = base64.b64encode(crypto.seal(new, plain, aad)).decode()
+            parser.set(entry.section, entry.option, resealed)
 
     def settings(self) -> Optional[dict[str, str]]:
         """The file's settings (no secrets: wrapped keys only), or None when there is no file."""
@@ -507,11 +543,16 @@ class Store:
         return {str(k): str(v) for k, v in data.items()}
 
     def transact(
-        self, change: Callable[[configparser.RawConfigParser, bytes], bool], needs_key: bool = True
+        self,
+        change: Callable[[configparser.RawConfigParser, bytes], bool],
+        needs_key: bool = True,
+        keep_previous: bool = True,
     ) -> None:
         """Lock, re-read, apply `change`, and write atomically if it reports a change.
 
         Removing entries needs no key (needs_key=False): a locked user can still log out.
+        keep_previous=False: the backup becomes a copy of the new file, not the old one
+        (a key change: the old file must not stay behind), written before the file itself.
         """
         prepare_store_dir(self.directory)
         # Unlock before locking: choosing a passphrase must not hold the lock.
@@ -528,7 +569,9 @@ class Store:
                 return
             out = io.StringIO()
             parser.write(out)
-            if previous is not None:  # it parsed: the last good version, kept before replacing
+            if not keep_previous:
+                atomic_write(self.backup_path, out.getvalue())
+            elif previous is not None:  # it parsed: the last good version, kept first
                 atomic_write(self.backup_path, previous)
             atomic_write(self.path, out.getvalue())
 

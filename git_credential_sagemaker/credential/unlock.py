@@ -112,6 +112,18 @@ def start_agent(conf: Settings, key: bytes, strict: bool = False, say: Say = _st
     return True
 
 
+def hand_over(conf: Settings, key: bytes, say: Say = _stderr) -> bool:
+    """After a key change: the agent holding the old key goes, one with `key` takes its place.
+
+    agent.spawn first tells the running one to step aside; when no new one can start (or
+    must not: the environment's passphrase), the old one is told to lock all the same.
+    """
+    if start_agent(conf, key, say=say):
+        return True
+    conf.call_agent("lock")
+    return False
+
+
 def unlock_and_remember(
     conf: Settings, store: Store, strict: bool = False, say: Say = _stderr
 ) -> bytes:
