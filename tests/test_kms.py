@@ -25,6 +25,7 @@ from motoserver import MotoServer, free_port
 from support import PASSPHRASE, User
 
 from git_credential_sagemaker.credential import agent, aws, crypto, keys, kms, paths
+from git_credential_sagemaker.credential.aws import AwsError
 from git_credential_sagemaker.credential.store import Store
 from git_credential_sagemaker.errors import StoreError
 
@@ -495,9 +496,93 @@ def test_a_passphrase_change_wraps_a_new_key_with_kms_and_a_restart_asks_nothing
     # KMS still unwraps the old wrapping (it can't forget it), and that key opens nothing now.
     for name, value in aws.env.items():
         monkeypatch.setenv(name, value)
-    context = keys.kms_context(str(user.store_dir / "keyring.cfg"), before["store_id"])
-    old_key = kms.decrypt(arn, base64.b64decode(before["data_key_kms"]), context)
+    old = keys.wrapping(str(user.store_dir / "keyring.cfg"), before, None)
+    old_key = kms.decrypt(old.key_id, old.blob, old.context)
     stale = Store(user.store_dir, key=old_key)
     assert not stale.opens()
     with pytest.raises(StoreError):
         stale.secrets(stale.entries()[0])
+
+
+# --- the notebook instance in the encryption context ------------------------------------------
+
+
+def instance(user: User, name: str) -> tuple[dict[str, str], str]:
+    """(the env of notebook instance `name`, its ARN): SageMaker's metadata file under a fake
+    root, as /opt/ml/metadata/resource-metadata.json is on a real one."""
+    root = user.root / f"instance-{name}"
+    metadata = root / "opt" / "ml" / "metadata" / "resource-metadata.json"
+    metadata.parent.mkdir(parents=True, exist_ok=True)
+    arn = f"arn:aws:sagemaker:us-east-1:123456789012:notebook-instance/{name}"
+    metadata.write_text(json.dumps({"ResourceArn": arn, "ResourceName": name}))
+    return {"GIT_CREDENTIAL_SAGEMAKER_ROOT": str(root)}, arn
+
+
+def test_a_keyring_copied_to_another_instance_does_not_open_there_by_kms(
+    user: User, aws: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arn = kms_key(aws)
+    legacy_store(user)
+    on_a, arn_a = instance(user, "a")
+    on_b, arn_b = instance(user, "b")  # same role, same volume contents
+    done = user.run([PROG, "setup", "--no-repo", "--kms-key", arn], env={**aws.env, **on_a})
+    assert done.returncode == 0, done.stderr
+    fields = settings(user)
+    assert fields["kms_instance"] == arn_a and fields["kms_context"].split()[-1] == "instance"
+    restart(user)
+    assert get(user, {**aws.env, **on_a, **RESTARTED}) == ("ghp_legacyTokenAlice0001", "")
+
+    restart(user)
+    said, answer = kms_fails_then_passphrase(
+        user, {**aws.env, **on_b, **RESTARTED, "GIT_TERMINAL_PROMPT": None}
+    )
+
+    lines = [line for line in said.splitlines() if "KMS" in line]
+    assert len(lines) == 1, said
+    assert arn_a in lines[0] and arn_b in lines[0], lines
+    assert "the passphrase opens it instead" in lines[0], lines
+    assert "password=ghp_legacyTokenAlice0001" in answer and "Traceback" not in said + answer
+    doctor = user.run([PROG, "doctor"], env={**aws.env, **on_b, **RESTARTED}).stdout.decode()
+    assert arn_a in doctor and f"setup --kms-key {arn}" in doctor, doctor
+    # Not only this tool's word: KMS itself refuses the key to B's context.
+    for name, value in aws.env.items():
+        monkeypatch.setenv(name, value)
+    there = keys.wrapping(str(user.store_dir / "keyring.cfg"), fields, arn_a)
+    assert kms.decrypt(there.key_id, there.blob, there.context)  # as on A
+    with pytest.raises(AwsError):
+        kms.decrypt(there.key_id, there.blob, {**there.context, "instance": arn_b})
+    # The move, as the README says: the passphrase, then setup again on the new instance.
+    again = user.run([PROG, "setup", "--no-repo", "--kms-key", arn], env={**aws.env, **on_b})
+    assert again.returncode == 0 and b"opens with KMS key" in again.stdout, again.stderr
+    restart(user)
+    assert get(user, {**aws.env, **on_b, **RESTARTED}) == ("ghp_legacyTokenAlice0001", "")
+
+
+def test_a_kms_wrapping_that_names_no_instance_keeps_opening_and_setup_binds_it(
+    user: User, aws: MotoServer
+) -> None:
+    arn = kms_key(aws)
+    legacy_store(user)
+    assert user.run([PROG, "setup", "--no-repo", "--kms-key", arn], env=aws.env).returncode == 0
+    # What the release before wrote: no record of the context's fields.
+    path = user.store_dir / "keyring.cfg"
+    config = configparser.RawConfigParser(interpolation=None)
+    config.optionxform = str  # type: ignore[assignment,method-assign]
+    config.read(path)
+    config.remove_option("keyring_2Dsetting", "kms_context")
+    with path.open("w") as f:
+        config.write(f)
+    on_a, arn_a = instance(user, "a")
+    restart(user)
+
+    assert get(user, {**aws.env, **on_a, **RESTARTED}) == ("ghp_legacyTokenAlice0001", "")
+
+    done = user.run([PROG, "setup", "--no-repo", "--kms-key", arn], env={**aws.env, **on_a})
+    assert done.returncode == 0 and b"opens with KMS key" in done.stdout, done.stderr
+    assert settings(user)["kms_instance"] == arn_a
+    restart(user)
+    assert get(user, {**aws.env, **on_a, **RESTARTED}) == ("ghp_legacyTokenAlice0001", "")
+    on_b, _ = instance(user, "b")
+    restart(user)
+    token, said = get(user, {**aws.env, **on_b, **RESTARTED})
+    assert token == "" and arn_a in said, said  # no terminal: one line says why, no prompt

@@ -73,6 +73,7 @@ def open_store(
         passphrase=passphrase_source(conf, ask, say),
         key=key,
         kms=kms.unwrapper(say),
+        instance=kms.instance_arn(conf.resource_metadata),
     )
 
 
