@@ -19,6 +19,7 @@ from git_credential_sagemaker.credential import (
     agentclient,
     gitconfig,
     keys,
+    kms,
     paths,
     tokens,
     unlock,
@@ -197,16 +198,28 @@ def cmd_passphrase(args: argparse.Namespace) -> int:
             "the new passphrase can't come from GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE, which "
             "holds the current one; unset it and run this in a terminal"
         )
-    unlock.unlock_and_remember(conf, store)  # KMS or the current passphrase: the data key
+    unlock.unlock(conf, store)  # KMS or the current passphrase: the data key
     new = unlock.passphrase_source(conf)(True)
-    store.set_passphrase(new)
-    print(f"the new passphrase opens {store.path} from now on")
-    if keys.has_passphrase(fields):
-        print(
-            "the old one still opens copies made before now (keyring.cfg.bak until the next "
-            "change, and any snapshot of the volume): if it leaked, rotate your tokens too"
-        )
+    key = store.change_passphrase(new, kms.encrypt)
+    unlock.hand_over(conf, key)
+    for line in _passphrase_changed(str(store.path), store.settings() or {}, fields):
+        print(line)
     return 0
+
+
+def _passphrase_changed(path: str, now: dict[str, str], before: dict[str, str]) -> list[str]:
+    """What a passphrase change did, and what the old passphrase still opens: old copies."""
+    lines = [f"the new passphrase opens {path} from now on; its tokens are sealed by a new key"]
+    arn = keys.kms_key(now)
+    if arn:
+        lines.append(f"KMS key {arn} wraps the new key too")
+    if keys.has_passphrase(before):
+        lines.append(
+            "the old passphrase opens only copies made before now (a snapshot of the volume, "
+            "a copy of the file) and the tokens they hold, never a token saved from now on: "
+            "if it leaked, rotate your tokens too"
+        )
+    return lines
 
 
 def cmd_reset(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ Every command is the real CLI in a subprocess; terminals are real pseudo-termina
 
 from __future__ import annotations
 
+import configparser
 import re
 import secrets
 import shlex
@@ -18,7 +19,8 @@ import pytest
 from gitserver import GitServer
 from support import PASSPHRASE, Askpass, Env, User
 
-from git_credential_sagemaker.credential.store import Store
+from git_credential_sagemaker.credential.store import SETTINGS, Store
+from git_credential_sagemaker.errors import WrongPassphrase
 
 PROG = "git-credential-sagemaker"
 GH = b"protocol=https\nhost=github.com\n"
@@ -438,3 +440,94 @@ def test_no_explanation_when_no_prompt_can_follow(user: User) -> None:
     done = user.helper("store", request, env={"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": None})
     assert done.returncode == 1
     assert "choose a passphrase:" not in one_line(done.stderr)
+
+
+# --- changing the passphrase ------------------------------------------------------------------
+
+NEW_PASSPHRASE = "a passphrase for after the change"
+
+
+def change_passphrase(user: User, new: str, old: str | None = PASSPHRASE) -> str:
+    """`passphrase` at a terminal: the current one (unless KMS opens it), the new one twice."""
+    child = spawn(user, "passphrase")
+    if old is not None:
+        child.expect("Passphrase for")
+        child.sendline(old)
+    child.expect("Choose a passphrase")
+    child.sendline(new)
+    child.expect("Confirm")
+    child.sendline(new)
+    said = finish(child)
+    assert child.exitstatus == 0, said
+    return said
+
+
+def hybrid(header_from: bytes, entries_from: bytes, directory: Path) -> None:
+    """A keyring whose settings come from one file and whose entries come from another."""
+    parts = []
+    for raw in (header_from, entries_from):
+        parser = configparser.RawConfigParser(interpolation=None)
+        parser.optionxform = str  # type: ignore[assignment,method-assign]
+        parser.read_string(raw.decode())
+        parts.append(parser)
+    header, entries = parts
+    for section in header.sections():
+        if section != SETTINGS:
+            header.remove_section(section)
+    for section in entries.sections():
+        if section != SETTINGS:
+            header.add_section(section)
+            for name, value in entries.items(section):
+                header.set(section, name, value)
+    directory.mkdir(mode=0o700)
+    with (directory / "keyring.cfg").open("w") as f:
+        header.write(f)
+    (directory / "keyring.cfg").chmod(0o600)
+
+
+def test_after_a_passphrase_change_no_copy_from_before_opens_what_the_file_holds(
+    user: User,
+) -> None:
+    store(user, GH, "tok-before-the-change")
+    store(user, GL, "tok-gitlab")
+    unlock_with_agent(user)
+    old_agents = user.agent_pids()
+    snapshot = (user.store_dir / "keyring.cfg").read_bytes()  # a volume snapshot, say
+
+    said = change_passphrase(user, NEW_PASSPHRASE)
+
+    assert "rotate your tokens" in said and "keyring.cfg.bak" not in said, said
+    # The backup is no way back to the old passphrase.
+    with_backup = user.root / "backup"
+    with_backup.mkdir(mode=0o700)
+    (with_backup / "keyring.cfg").write_bytes((user.store_dir / "keyring.cfg.bak").read_bytes())
+    (with_backup / "keyring.cfg").chmod(0o600)
+    with pytest.raises(WrongPassphrase):
+        Store(with_backup, passphrase=lambda new: PASSPHRASE).unlock()
+    # The agent holding the old key went; a new one holds the new key, so no one is asked.
+    deadline = time.monotonic() + 10
+    while set(old_agents) & set(user.agent_pids()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert user.agent_pids() and not set(old_agents) & set(user.agent_pids())
+    nobody = {"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": None}
+    assert answer(user, GH, env=nobody) == "tok-before-the-change"
+    store(user, GH, "tok-rotated-after-the-change")  # what the old advice said to do
+
+    now = (user.store_dir / "keyring.cfg").read_bytes()
+    hybrid(snapshot, now, user.root / "hybrid")
+    for request, token in ((GH, "tok-rotated-after-the-change"), (GL, "tok-gitlab")):
+        opened = user.helper(
+            "get", request, env={"GIT_CREDENTIAL_SAGEMAKER_DIR": str(user.root / "hybrid")}
+        )
+        assert token.encode() not in opened.stdout and b"password=" not in opened.stdout
+        assert "failed authentication" in one_line(opened.stderr)
+
+    user.run([PROG, "lock"])
+    assert wait_for_no_agent(user) == []
+    new = {"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": NEW_PASSPHRASE}
+    assert user.fill("protocol=https\nhost=github.com\n", **new)["password"] == (
+        "tok-rotated-after-the-change"
+    )
+    assert user.fill("protocol=https\nhost=gitlab.com\n", **new)["password"] == "tok-gitlab"
+    old = user.git("credential", "fill", input=GH)
+    assert b"wrong passphrase" in old.stderr and b"password=" not in old.stdout

@@ -24,8 +24,10 @@ from instance import Instance
 from motoserver import MotoServer, free_port
 from support import PASSPHRASE, User
 
-from git_credential_sagemaker.credential import agent, aws, crypto, kms, paths
+from git_credential_sagemaker.credential import agent, aws, crypto, keys, kms, paths
+from git_credential_sagemaker.credential.aws import AwsError
 from git_credential_sagemaker.credential.store import Store
+from git_credential_sagemaker.errors import StoreError
 
 PROG = "git-credential-sagemaker"
 DATA = Path(__file__).parent / "data"
@@ -335,21 +337,32 @@ def test_a_kms_only_store_gets_a_passphrase_as_a_second_way_in(user: User, aws: 
     assert "AWS could not be reached" in said and "the passphrase opens it instead" in said
 
 
-def test_changing_the_passphrase_at_a_terminal(user: User) -> None:
-    legacy_store(user)
+def change_passphrase(
+    user: User, new: str, old: str | None = PASSPHRASE, env: dict[str, str] | None = None
+) -> str:
+    """`passphrase` at a terminal (the current one unless KMS opens it, the new one twice)."""
     unset = ("GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE", "GIT_TERMINAL_PROMPT")
-    env = {k: v for k, v in user.env.items() if k not in unset}  # a person at a terminal
-    child = pexpect.spawn(PROG, ["passphrase"], env=env, timeout=60, encoding="utf-8")
-    child.expect("Passphrase for")
-    child.sendline(PASSPHRASE)
+    full = {k: v for k, v in {**user.env, **(env or {})}.items() if k not in unset}
+    child = pexpect.spawn(
+        PROG, ["passphrase"], env=full, cwd=str(user.root), timeout=60, encoding="utf-8"
+    )
+    if old is not None:
+        child.expect("Passphrase for")
+        child.sendline(old)
     child.expect("Choose a passphrase")
-    child.sendline("a brand new passphrase")
+    child.sendline(new)
     child.expect("Confirm")
-    child.sendline("a brand new passphrase")
+    child.sendline(new)
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0, child.before
-    assert "opens" in str(child.before) and "rotate your tokens" in str(child.before)
+    return str(child.before)
+
+
+def test_changing_the_passphrase_at_a_terminal(user: User) -> None:
+    legacy_store(user)
+    said = change_passphrase(user, "a brand new passphrase")
+    assert "opens" in said and "rotate your tokens" in said
 
     restart(user)
     old = user.helper("get", GH)
@@ -461,3 +474,115 @@ def configparser_items(path: Path) -> list[tuple[str, str]]:
 
 def settings_of(directory: Path) -> dict[str, str]:
     return dict(configparser_items(directory / "keyring.cfg"))
+
+
+def test_a_passphrase_change_wraps_a_new_key_with_kms_and_a_restart_asks_nothing(
+    user: User, aws: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arn = kms_key(aws)
+    legacy_store(user)
+    assert user.run([PROG, "setup", "--no-repo", "--kms-key", arn], env=aws.env).returncode == 0
+    before = settings(user)
+
+    said = change_passphrase(user, "after the change", old=None, env=aws.env)  # KMS opened it
+
+    assert f"KMS key {arn} wraps the new key too" in said, said
+    after = settings(user)
+    assert after["kms_key_id"] == arn and after["data_key_passphrase"]
+    assert after["data_key_kms"] != before["data_key_kms"]
+    assert after["store_id"] != before["store_id"]
+    restart(user)
+    assert get(user, {**aws.env, **RESTARTED}) == ("ghp_legacyTokenAlice0001", "")
+    # KMS still unwraps the old wrapping (it can't forget it), and that key opens nothing now.
+    for name, value in aws.env.items():
+        monkeypatch.setenv(name, value)
+    old = keys.wrapping(str(user.store_dir / "keyring.cfg"), before, None)
+    old_key = kms.decrypt(old.key_id, old.blob, old.context)
+    stale = Store(user.store_dir, key=old_key)
+    assert not stale.opens()
+    with pytest.raises(StoreError):
+        stale.secrets(stale.entries()[0])
+
+
+# --- the notebook instance in the encryption context ------------------------------------------
+
+
+def instance(user: User, name: str) -> tuple[dict[str, str], str]:
+    """(the env of notebook instance `name`, its ARN): SageMaker's metadata file under a fake
+    root, as /opt/ml/metadata/resource-metadata.json is on a real one."""
+    root = user.root / f"instance-{name}"
+    metadata = root / "opt" / "ml" / "metadata" / "resource-metadata.json"
+    metadata.parent.mkdir(parents=True, exist_ok=True)
+    arn = f"arn:aws:sagemaker:us-east-1:123456789012:notebook-instance/{name}"
+    metadata.write_text(json.dumps({"ResourceArn": arn, "ResourceName": name}))
+    return {"GIT_CREDENTIAL_SAGEMAKER_ROOT": str(root)}, arn
+
+
+def test_a_keyring_copied_to_another_instance_does_not_open_there_by_kms(
+    user: User, aws: MotoServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arn = kms_key(aws)
+    legacy_store(user)
+    on_a, arn_a = instance(user, "a")
+    on_b, arn_b = instance(user, "b")  # same role, same volume contents
+    done = user.run([PROG, "setup", "--no-repo", "--kms-key", arn], env={**aws.env, **on_a})
+    assert done.returncode == 0, done.stderr
+    fields = settings(user)
+    assert fields["kms_instance"] == arn_a and fields["kms_context"].split()[-1] == "instance"
+    restart(user)
+    assert get(user, {**aws.env, **on_a, **RESTARTED}) == ("ghp_legacyTokenAlice0001", "")
+
+    restart(user)
+    said, answer = kms_fails_then_passphrase(
+        user, {**aws.env, **on_b, **RESTARTED, "GIT_TERMINAL_PROMPT": None}
+    )
+
+    lines = [line for line in said.splitlines() if "KMS" in line]
+    assert len(lines) == 1, said
+    assert arn_a in lines[0] and arn_b in lines[0], lines
+    assert "the passphrase opens it instead" in lines[0], lines
+    assert "password=ghp_legacyTokenAlice0001" in answer and "Traceback" not in said + answer
+    doctor = user.run([PROG, "doctor"], env={**aws.env, **on_b, **RESTARTED}).stdout.decode()
+    assert arn_a in doctor and f"setup --kms-key {arn}" in doctor, doctor
+    # Not only this tool's word: KMS itself refuses the key to B's context.
+    for name, value in aws.env.items():
+        monkeypatch.setenv(name, value)
+    there = keys.wrapping(str(user.store_dir / "keyring.cfg"), fields, arn_a)
+    assert kms.decrypt(there.key_id, there.blob, there.context)  # as on A
+    with pytest.raises(AwsError):
+        kms.decrypt(there.key_id, there.blob, {**there.context, "instance": arn_b})
+    # The move, as the README says: the passphrase, then setup again on the new instance.
+    again = user.run([PROG, "setup", "--no-repo", "--kms-key", arn], env={**aws.env, **on_b})
+    assert again.returncode == 0 and b"opens with KMS key" in again.stdout, again.stderr
+    restart(user)
+    assert get(user, {**aws.env, **on_b, **RESTARTED}) == ("ghp_legacyTokenAlice0001", "")
+
+
+def test_a_kms_wrapping_that_names_no_instance_keeps_opening_and_setup_binds_it(
+    user: User, aws: MotoServer
+) -> None:
+    arn = kms_key(aws)
+    legacy_store(user)
+    assert user.run([PROG, "setup", "--no-repo", "--kms-key", arn], env=aws.env).returncode == 0
+    # What the release before wrote: no record of the context's fields.
+    path = user.store_dir / "keyring.cfg"
+    config = configparser.RawConfigParser(interpolation=None)
+    config.optionxform = str  # type: ignore[assignment,method-assign]
+    config.read(path)
+    config.remove_option("keyring_2Dsetting", "kms_context")
+    with path.open("w") as f:
+        config.write(f)
+    on_a, arn_a = instance(user, "a")
+    restart(user)
+
+    assert get(user, {**aws.env, **on_a, **RESTARTED}) == ("ghp_legacyTokenAlice0001", "")
+
+    done = user.run([PROG, "setup", "--no-repo", "--kms-key", arn], env={**aws.env, **on_a})
+    assert done.returncode == 0 and b"opens with KMS key" in done.stdout, done.stderr
+    assert settings(user)["kms_instance"] == arn_a
+    restart(user)
+    assert get(user, {**aws.env, **on_a, **RESTARTED}) == ("ghp_legacyTokenAlice0001", "")
+    on_b, _ = instance(user, "b")
+    restart(user)
+    token, said = get(user, {**aws.env, **on_b, **RESTARTED})
+    assert token == "" and arn_a in said, said  # no terminal: one line says why, no prompt

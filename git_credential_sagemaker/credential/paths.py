@@ -19,6 +19,8 @@ APP = "git-credential-sagemaker"
 STORE_DIRNAME = ".git-credential-sagemaker"
 NOTEBOOK_INSTANCE_ROOT = "/home/ec2-user/SageMaker"
 STUDIO_ROOT = "/home/sagemaker-user"
+# Written by SageMaker on a notebook instance: its ResourceArn names the instance.
+RESOURCE_METADATA = "/opt/ml/metadata/resource-metadata.json"
 
 
 def sagemaker_roots(env: Mapping[str, str]) -> tuple[str, str]:
@@ -31,6 +33,12 @@ def sagemaker_roots(env: Mapping[str, str]) -> tuple[str, str]:
         os.path.join(root, NOTEBOOK_INSTANCE_ROOT.lstrip("/")),
         os.path.join(root, STUDIO_ROOT.lstrip("/")),
     )
+
+
+def resource_metadata(env: Mapping[str, str]) -> str:
+    """The instance's metadata file, under $GIT_CREDENTIAL_SAGEMAKER_ROOT if set."""
+    root = env.get("GIT_CREDENTIAL_SAGEMAKER_ROOT", "/")
+    return os.path.join(root, RESOURCE_METADATA.lstrip("/"))
 
 
 def environment_kind(

@@ -43,6 +43,7 @@ class Settings:
     timeout: Optional[float]
     prompter: Prompter
     env_passphrase: Optional[str] = dataclasses.field(default=None, repr=False)
+    resource_metadata: str = paths.RESOURCE_METADATA  # names the instance for KMS
 
     @classmethod
     def load(
@@ -64,6 +65,7 @@ class Settings:
             timeout=timeout,
             prompter=Prompter.load(env, lambda name: config.get(name.lower())),
             env_passphrase=env.get(PASSPHRASE_ENV),
+            resource_metadata=paths.resource_metadata(env),
         )
 
     @property

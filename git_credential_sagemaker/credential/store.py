@@ -9,7 +9,7 @@ reference value instead of `assert`, and atomic writes under a lock instead of i
 Layout of `keyring.cfg`::
 
     [keyring_2Dsetting]            scheme, version, store id, the data key wrapped for each way
-                                   in (KDF parameters, KMS key), sealed check value (`keys`)
+                                   in (KDF parameters; KMS key and context), sealed check value
     [https_3A_2F_2Fgithub_2Ecom]   one section per service: protocol://host[/path]
     ualice = <base64 sealed JSON>  "u" + escaped username; "n" when git sent no username
     ualice.meta = {...}            key fields, stored and expiry times: plain, sealed as AAD
@@ -60,12 +60,14 @@ CHECK_VALUE = b"git-credential-sagemaker reference value"
 
 # Called with new=True when the passphrase is being chosen (so it should be confirmed).
 PassphraseSource = Callable[[bool], str]
-# (KMS key, wrapped data key, encryption context, whether a passphrase opens it too) -> the
-# data key, or None when KMS did not give it (the callable has said why, in one line).
-KmsUnwrap = Callable[[str, bytes, dict[str, str], bool], Optional[bytes]]
+# (the KMS wrapping, whether a passphrase opens it too) -> the data key, or None when KMS
+# did not give it (the callable has said why, in one line).
+KmsUnwrap = Callable[[keys.Wrapping, bool], Optional[bytes]]
 # (data key, encryption context) -> (the data key wrapped by KMS, the key's ARN); raises
 # UserError.
 KmsWrap = Callable[[bytes, dict[str, str]], tuple[bytes, str]]
+# (KMS key, data key, encryption context) -> the same as KmsWrap, for the key the store names.
+KmsEncrypt = Callable[[str, bytes, dict[str, str]], tuple[bytes, str]]
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,13 @@ def parse(raw: bytes, scheme: str, version: str) -> configparser.RawConfigParser
     return parser
 
 
+def _set_context(parser: configparser.RawConfigParser, context: Mapping[str, str]) -> None:
+    """Record the KMS context a new wrapping used (and drop an instance it no longer names)."""
+    parser.remove_option(SETTINGS, keys.KMS_INSTANCE)
+    for name, value in keys.context_fields(context).items():
+        parser.set(SETTINGS, name, value)
+
+
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -156,11 +165,13 @@ class Store:
         key: Optional[bytes] = None,
         lock_timeout: float = LOCK_TIMEOUT,
         kms: Optional[KmsUnwrap] = None,
+        instance: Optional[str] = None,
     ) -> None:
         self.directory = Path(directory)
         self._passphrase = passphrase
         self._key = key
         self._kms = kms
+        self.instance = instance  # the notebook instance's ARN, for the KMS context
         self._fresh: Optional[dict[str, str]] = None  # settings of a store not yet written
         self.moved = False  # this process moved the file to the current format
         self._cache: Optional[tuple[bytes, configparser.RawConfigParser]] = None
@@ -303,9 +314,8 @@ class Store:
         fields = dict(parser.items(SETTINGS))
         kms_key = keys.kms_key(fields)
         if kms_key and self._kms is not None:
-            context = keys.kms_context(str(self.path), fields[keys.STORE_ID])
-            passphrase_too = keys.has_passphrase(fields)
-            data_key = self._kms(kms_key, keys.kms_blob(fields), context, passphrase_too)
+            wrapping = keys.wrapping(str(self.path), fields, self.instance)
+            data_key = self._kms(wrapping, keys.has_passphrase(fields))
             if data_key is not None and self._opens(parser, data_key):
                 self._key = data_key
                 return data_key
@@ -357,16 +367,7 @@ class Store:
         def change(parser: configparser.RawConfigParser, key: bytes) -> bool:
             if parser.get(SETTINGS, "version") != keys.LEGACY:
                 return False  # another process moved it first
-            for entry in self._entries(parser):
-                meta_json = parser.get(entry.section, entry.option + ".meta")
-                aad = self._aad(entry.section, entry.option, meta_json)
-                try:
-                    sealed = base64.b64decode(parser.get(entry.section, entry.option))
-                    plain = crypto.unseal(key, sealed, aad)
-                except (binascii.Error, crypto.AuthenticationError):
-                    continue  # already unreadable: kept as it is, for logout to remove
-                resealed = base64.b64encode(crypto.seal(data_key, plain, aad)).decode()
-                parser.set(entry.section, entry.option, resealed)
+            self._reseal(parser, key, data_key)
             parser.set(SETTINGS, "version", keys.CURRENT)
             parser.set(SETTINGS, keys.STORE_ID, store_id)
             wrapped = keys.wrap_for_passphrase(key, data_key, store_id)
@@ -395,11 +396,13 @@ class Store:
         it. False when that key already wraps it. KMS is called before the file is locked."""
         if self._key is None and self._load() is None:
             data_key, store_id = keys.new_data_key(), keys.new_store_id()
-            blob, arn = wrap(data_key, keys.kms_context(str(self.path), store_id))
+            context = keys.kms_context(str(self.path), store_id, self.instance)
+            blob, arn = wrap(data_key, context)
             self._fresh = {
                 keys.STORE_ID: store_id,
                 keys.KMS_KEY: arn,
                 keys.BY_KMS: base64.b64encode(blob).decode(),
+                **keys.context_fields(context),
             }
             self._key = data_key
             created = False
@@ -417,11 +420,13 @@ class Store:
         fields = self.settings() or {}
         if fields.get("version") != keys.CURRENT:
             raise StoreError(f"{self.path} could not be moved to the current format")
-        if keys.kms_key(fields) == key_id:
-            return False
         store_id = fields[keys.STORE_ID]
-        blob, arn = wrap(key, keys.kms_context(str(self.path), store_id))
-        if keys.kms_key(fields) == arn:
+        context = keys.kms_context(str(self.path), store_id, self.instance)
+        here = keys.wrapped_as(fields, context)  # on this instance: moved ones wrap again
+        if here and keys.kms_key(fields) == key_id:
+            return False
+        blob, arn = wrap(key, context)
+        if here and keys.kms_key(fields) == arn:
             return False
 
         def change(parser: configparser.RawConfigParser, key: bytes) -> bool:
@@ -429,6 +434,7 @@ class Store:
                 raise StoreError(f"{self.path} was replaced meanwhile; nothing was changed")
             parser.set(SETTINGS, keys.KMS_KEY, arn)
             parser.set(SETTINGS, keys.BY_KMS, base64.b64encode(blob).decode())
+            _set_context(parser, context)
             return True
 
         self.transact(change)
@@ -439,22 +445,67 @@ class Store:
         parser = self._load()
         return parser is not None and self._key is not None and self._opens(parser, self._key)
 
-    def set_passphrase(self, passphrase: str) -> None:
-        """Wrap the data key for a new passphrase (fresh salt); KMS's wrapping is kept."""
+    def change_passphrase(self, passphrase: str, encrypt: KmsEncrypt) -> bytes:
+        """A new passphrase, and with it a new data key and store id; returns the new key.
+
+        Re-wrapping the old data key would let the old passphrase and any copy from before
+        (a snapshot, the backup) open tomorrow's tokens. So every entry and the reference
+        value are sealed again under a new random key, which the new passphrase wraps, and
+        KMS too (`encrypt`, before the lock, with the same key) when it wrapped the old one.
+        An entry the old key could not open stays as it was, for logout to remove.
+
+        The backup is not the file as it was: it would hold the old key, wrapped for the old
+        passphrase. It becomes a copy of the new file, written first (transact), so at no
+        moment does the directory hold an old-key copy beside a new-key file. It loses
+        nothing: the change moved no entry, so the new file is the last good version.
+        """
+        self.unlock()
+        fields = self.settings() or {}
+        if fields.get("version") != keys.CURRENT:
+            raise StoreError(f"{self.path} could not be moved to the current format")
+        old_id, kms_key = fields[keys.STORE_ID], keys.kms_key(fields)
         params = crypto.KdfParams.fresh()
         kek = crypto.derive_key(passphrase, params)
+        data_key, store_id = keys.new_data_key(), keys.new_store_id()
+        new_fields = {
+            **params.to_fields(),
+            keys.STORE_ID: store_id,
+            keys.BY_PASSPHRASE: keys.wrap_for_passphrase(kek, data_key, store_id),
+        }
+        if kms_key:
+            context = keys.kms_context(str(self.path), store_id, self.instance)
+            blob, arn = encrypt(kms_key, data_key, context)
+            new_fields.update({keys.KMS_KEY: arn, keys.BY_KMS: base64.b64encode(blob).decode()})
+            new_fields.update(keys.context_fields(context))
 
         def change(parser: configparser.RawConfigParser, key: bytes) -> bool:
-            fields = dict(parser.items(SETTINGS))
-            if fields.get("version") != keys.CURRENT:
-                raise StoreError(f"{self.path} could not be moved to the current format")
-            for name, value in params.to_fields().items():
+            now = dict(parser.items(SETTINGS))
+            if now.get(keys.STORE_ID) != old_id or keys.kms_key(now) != kms_key:
+                raise StoreError(f"{self.path} was changed meanwhile; nothing was changed")
+            self._reseal(parser, key, data_key)
+            parser.remove_option(SETTINGS, keys.KMS_INSTANCE)  # new_fields names it, if any
+            for name, value in new_fields.items():
                 parser.set(SETTINGS, name, value)
-            wrapped = keys.wrap_for_passphrase(kek, key, fields[keys.STORE_ID])
-            parser.set(SETTINGS, keys.BY_PASSPHRASE, wrapped)
+            check = crypto.seal(data_key, CHECK_VALUE, SETTINGS.encode())
+            parser.set(SETTINGS, CHECK_OPTION, base64.b64encode(check).decode())
             return True
 
-        self.transact(change)
+        self.transact(change, keep_previous=False)
+        self._key = data_key
+        return data_key
+
+    def _reseal(self, parser: configparser.RawConfigParser, old: bytes, new: bytes) -> None:
+        """Every entry that `old` opens, sealed again by `new` (same AAD: same meta)."""
+        for entry in self._entries(parser):
+            meta_json = parser.get(entry.section, entry.option + ".meta")
+            aad = self._aad(entry.section, entry.option, meta_json)
+            try:
+                sealed = base64.b64decode(parser.get(entry.section, entry.option))
+                plain = crypto.unseal(old, sealed, aad)
+            except (binascii.Error, crypto.AuthenticationError):
+                continue  # already unreadable: kept as it is, for logout to remove
+            resealed = base64.b64encode(crypto.seal(new, plain, aad)).decode()
+            parser.set(entry.section, entry.option, resealed)
 
     def settings(self) -> Optional[dict[str, str]]:
         """The file's settings (no secrets: wrapped keys only), or None when there is no file."""
@@ -507,11 +558,16 @@ class Store:
         return {str(k): str(v) for k, v in data.items()}
 
     def transact(
-        self, change: Callable[[configparser.RawConfigParser, bytes], bool], needs_key: bool = True
+        self,
+        change: Callable[[configparser.RawConfigParser, bytes], bool],
+        needs_key: bool = True,
+        keep_previous: bool = True,
     ) -> None:
         """Lock, re-read, apply `change`, and write atomically if it reports a change.
 
         Removing entries needs no key (needs_key=False): a locked user can still log out.
+        keep_previous=False: the backup becomes a copy of the new file, not the old one
+        (a key change: the old file must not stay behind), written before the file itself.
         """
         prepare_store_dir(self.directory)
         # Unlock before locking: choosing a passphrase must not hold the lock.
@@ -528,7 +584,9 @@ class Store:
                 return
             out = io.StringIO()
             parser.write(out)
-            if previous is not None:  # it parsed: the last good version, kept before replacing
+            if not keep_previous:
+                atomic_write(self.backup_path, out.getvalue())
+            elif previous is not None:  # it parsed: the last good version, kept first
                 atomic_write(self.backup_path, previous)
             atomic_write(self.path, out.getvalue())
 

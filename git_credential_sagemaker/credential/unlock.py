@@ -73,6 +73,7 @@ def open_store(
         passphrase=passphrase_source(conf, ask, say),
         key=key,
         kms=kms.unwrapper(say),
+        instance=kms.instance_arn(conf.resource_metadata),
     )
 
 
@@ -110,6 +111,18 @@ def start_agent(conf: Settings, key: bytes, strict: bool = False, say: Say = _st
         say(f"the keyring stays locked after this command: {exc}")
         return False
     return True
+
+
+def hand_over(conf: Settings, key: bytes, say: Say = _stderr) -> bool:
+    """After a key change: the agent holding the old key goes, one with `key` takes its place.
+
+    agent.spawn first tells the running one to step aside; when no new one can start (or
+    must not: the environment's passphrase), the old one is told to lock all the same.
+    """
+    if start_agent(conf, key, say=say):
+        return True
+    conf.call_agent("lock")
+    return False
 
 
 def unlock_and_remember(

@@ -154,10 +154,10 @@ def keyring_problems(env: Mapping[str, str], prog: Sequence[str]) -> Iterator[Pr
             _keyring_fix(store, prog),
         )
         return
-    yield from kms_problems(store, prog)
+    yield from kms_problems(store, prog, paths.resource_metadata(env))
 
 
-def kms_problems(store: Store, prog: Sequence[str]) -> Iterator[Problem]:
+def kms_problems(store: Store, prog: Sequence[str], metadata: str) -> Iterator[Problem]:
     """A store wrapped by KMS: this role can still unwrap its key (one bounded Decrypt)."""
     fields = store.settings() or {}
     key_id = keys.kms_key(fields)
@@ -165,20 +165,22 @@ def kms_problems(store: Store, prog: Sequence[str]) -> Iterator[Problem]:
         return
     from git_credential_sagemaker.credential import aws, kms
 
-    context = keys.kms_context(str(store.path), fields[keys.STORE_ID])
+    wrapping = keys.wrapping(str(store.path), fields, kms.instance_arn(metadata))
     try:
-        data_key = kms.decrypt(key_id, keys.kms_blob(fields), context)
+        data_key = kms.decrypt(key_id, wrapping.blob, wrapping.context, wrapping.why_not)
     except aws.AwsError as exc:
         fallback = (
             "the passphrase still opens it"
             if keys.has_passphrase(fields)
             else "nothing else opens it"
         )
-        yield (
-            f"{exc}, so after a restart git asks for a passphrase ({fallback})",
-            f"give this instance's role kms:Decrypt on {key_id} "
-            f"(then check with: {shlex.join([*prog, 'doctor'])})",
+        fix = (
+            shlex.join([*prog, "setup", "--kms-key", key_id])  # wraps it for this instance
+            if wrapping.why_not
+            else f"give this instance's role kms:Decrypt on {key_id} "
+            f"(then check with: {shlex.join([*prog, 'doctor'])})"
         )
+        yield f"{exc}, so after a restart git asks for a passphrase ({fallback})", fix
         return
     if not Store(store.directory, key=data_key).opens():
         yield (
