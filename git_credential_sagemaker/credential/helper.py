@@ -84,6 +84,8 @@ def _run(
     except protocol.ProtocolError as exc:
         say(f"invalid request from git ({exc}); nothing was read or stored")
         return 1
+    if not protocol.addressed(request):
+        return 0  # git refuses these itself; answered, any stored token would do
     store_dir = paths.store_dir(env, options.get("dir"))
     runtime_dir = paths.runtime_dir(env)
     sock = agentclient.socket_path(runtime_dir, store_dir)
