@@ -484,3 +484,21 @@ def test_a_request_without_a_protocol_or_host_gets_no_token_and_erases_none(
     assert user.helper("get", GH, env=env).stdout.endswith(f"password={TOKEN}\n".encode())
     if with_agent:
         user.run(["git-credential-sagemaker", "lock"])
+
+
+def test_unlock_with_the_environments_passphrase_says_nothing_stays_unlocked(user: User) -> None:
+    """The variable is for automation, with no background process: `unlock` must not claim
+    to have unlocked what the next `status` and git find locked."""
+    assert user.helper("store", GH + f"username=alice\npassword={TOKEN}\n".encode()).returncode == 0
+
+    done = user.run(["git-credential-sagemaker", "unlock"])  # the variable is set
+
+    said = done.stderr.decode()
+    assert done.returncode == 1 and done.stdout == b"", done.stdout
+    assert said.count("\n") == 1 and "nothing stays unlocked" in said, said
+    assert "GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE" in said and PASSPHRASE not in said
+    assert "keyring:  locked" in status(user) and not user.agent_pids()
+    wrong = user.run(
+        ["git-credential-sagemaker", "unlock"], env={"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": "no"}
+    )
+    assert wrong.returncode == 1 and b"wrong passphrase" in wrong.stderr
