@@ -20,6 +20,10 @@ Past its time, `get` says `secret` so the helper reads the secret again. Its key
 kept for the agent's lifetime, so a `store` of it is refused even after the value is
 forgotten, and an `erase` of it drops it and says `secret` with the name (the helper then
 says who must rotate it). Such a token never reaches the store.
+
+`kms KEY INSTANCE` lets a KMS key wrap the data key the agent holds (setup --kms-key while
+unlocked), bound to the notebook instance setup names: the agent makes the KMS call itself,
+with its own AWS credentials, so the key never leaves it, not even to a same-uid client.
 """
 
 from __future__ import annotations
@@ -63,7 +67,7 @@ REPLY_DEADLINE = 5.0
 MAX_CLIENTS = 32
 # The accept loop wakes at least this often, so a missed wake-up cannot keep the key alive.
 WAKE_INTERVAL = 60.0
-OPS = ("get", "store", "erase", "lock", "status", "cache", "drop")
+OPS = ("get", "store", "erase", "lock", "status", "cache", "drop", "kms")
 # Secret-sourced tokens kept at once (the oldest key goes first), and hashes remembered.
 MAX_CACHED = 64
 MAX_SECRET_HASHES = 4096
@@ -179,6 +183,9 @@ class Agent:
             expires = "never" if self.expires is None else f"{self.expires:.0f}"
             body = f"pid={os.getpid()}\nstarted={self.started:.0f}\nexpires={expires}\n"
             return agentclient.OK + b"\n" + body.encode(), True
+        if op == "kms":  # the KMS key, then the notebook instance's ARN (or nothing)
+            key_id, _, instance = payload.decode(errors="replace").partition("\n")
+            return self.wrap_with_kms(key_id, instance or None), True
         if op == "cache":  # the secret's name, then the request
             name, _, payload = payload.partition(b"\n")
             return self.cache(name.decode(errors="replace"), protocol.parse(payload)), True
@@ -203,6 +210,28 @@ class Agent:
             else:
                 operations.erase(request, self.store)
         return agentclient.OK + b"\n", True
+
+    def wrap_with_kms(self, key_id: str, instance: Optional[str]) -> bytes:
+        """Let KMS key `key_id` open the store too, bound to `instance` as setup binds it:
+        `ok` then `wrapped`, or `already`; `nomatch` for a file in the format before the data
+        key, which its own unlock moves."""
+        from git_credential_sagemaker.credential import keys, kms
+
+        if not key_id or protocol.has_control(key_id):
+            return _error("kms needs a KMS key's ARN, id or alias")
+        if instance is not None and not (instance.startswith("arn:") and instance.isprintable()):
+            return _error("kms needs the notebook instance's ARN, or none")
+
+        def wrap(data_key: bytes, context: dict[str, str]) -> tuple[bytes, str]:
+            return kms.encrypt(key_id, data_key, context)
+
+        with self.store_lock:
+            fields = self.store.settings() or {}
+            if fields.get("version") != keys.CURRENT:
+                return agentclient.NOMATCH + b"\n"
+            self.store.instance = instance  # the context names what the caller's setup sees
+            wrapped = self.store.wrap_with_kms(key_id, wrap)
+        return agentclient.OK + b"\n" + (b"wrapped" if wrapped else b"already")
 
     # -- tokens from Secrets Manager, in memory only -------------------------------------
 
