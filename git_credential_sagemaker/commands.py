@@ -1,12 +1,14 @@
 """The user's commands: argparse front ends over `credential` and `provision`.
 
 Each `cmd_*` turns arguments into plain values, calls one function below, and prints.
-Exit codes: 0 done, 1 failed (one line on stderr says why and what to do), 2 bad usage.
+Exit codes: 0 done, 1 failed (one line on stderr says why and what to do), 2 bad usage,
+141 the reader of stdout went away first (as a shell reports git's own commands then).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import sys
@@ -484,7 +486,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# A reader that went away (`status | head -1`): git's own commands die of SIGPIPE then, which
+# a shell reports as 128 + 13; so does this, quietly.
+CLOSED_STDOUT = 141
+
+
 def main(argv: Sequence[str]) -> int:
+    """Run one command; a closed stdout ends it quietly, as it ends git's own commands."""
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # here, not at exit, where a failure would be a traceback
+    except BrokenPipeError:
+        # Whatever is still buffered goes nowhere: the interpreter's last flush can't fail.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return CLOSED_STDOUT
+
+
+def _main(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

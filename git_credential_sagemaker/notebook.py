@@ -108,11 +108,17 @@ def setup(
     email: Optional[str] = None,
     repo: Optional[str] = None,
     migrate: bool = False,
+    kms_key: Optional[str] = None,
 ) -> None:
-    """`git-credential-sagemaker setup` in a notebook cell; input() asks for what is missing."""
+    """`git-credential-sagemaker setup` in a notebook cell; input() asks for what is missing.
+
+    kms_key, as `--kms-key`: after %git_unlock the unlock agent wraps its key, asking nothing.
+    """
+    from git_credential_sagemaker.provision import aws_setup
     from git_credential_sagemaker.provision import setup as provision
 
     try:
+        aws_setup.check_value("kms_key", kms_key)
         where = provision.find_repo(repo, os.getcwd())
         why = None
         if where is None:
@@ -120,7 +126,8 @@ def setup(
                 "this notebook's folder is not inside a git repository; for the notebook "
                 "hooks, run setup(repo='PATH') with the repository's path"
             )
-        report = provision.setup(os.environ, _input, name, email, where, migrate, False, why)
+        aws = provision.AwsOptions(kms_key) if kms_key else None
+        report = provision.setup(os.environ, _input, name, email, where, migrate, False, why, aws)
     except UserError as exc:
         _say(str(exc))
         return

@@ -2,7 +2,8 @@
 
 Each token the test registers picks a scenario: the headers GitHub sends for a classic token
 (X-OAuth-Scopes), a fine-grained one (no scope header), an expiring one (both expiry header
-formats), 401 and 500. `silent()` gives a second address that accepts and never answers.
+formats), 401 and 500. `silent()` gives a second address that accepts and never answers, and
+`trickling()` one that answers a byte at a time, never finishing.
 Every request is recorded (path and which token, never the token itself), so a test can
 prove that a `get` made none.
 """
@@ -114,4 +115,55 @@ def silent() -> Iterator[str]:
         thread.join(timeout=5)
         for conn in held:
             conn.close()
+        listener.close()
+
+
+TRICKLE_INTERVAL = 1.0  # well under the per-read timeout a client would otherwise rely on
+
+
+@contextmanager
+def trickling() -> Iterator[str]:
+    """An address that answers every connection one byte per second, until the test ends.
+
+    Each read gets its byte in time, so only a deadline for the whole exchange ends it: the
+    status line comes, then a header line that never does.
+    """
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
+
+    def drip(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            text = b"HTTP/1.1 200 OK\r\nX-OAuth-Scopes: repo" + b"o" * 100_000
+            for byte in text:
+                if stop.wait(TRICKLE_INTERVAL):
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return  # the client gave up
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            thread = threading.Thread(target=drip, args=(conn,), daemon=True)
+            thread.start()
+            threads.append(thread)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        for each in threads:
+            each.join(timeout=5)
         listener.close()

@@ -460,3 +460,45 @@ def test_the_agent_itself_refuses_a_timeout_that_is_not_a_sensible_number(
     assert len(lines) == 1 and "--timeout" in lines[0], lines
     assert not path.exists()
     assert not user.agent_pids()
+
+
+@pytest.mark.parametrize("request_bytes", [b"protocol=https\n", b"", b"host=github.com\n"])
+@pytest.mark.parametrize("with_agent", [False, True])
+def test_a_request_without_a_protocol_or_host_gets_no_token_and_erases_none(
+    user: User, request_bytes: bytes, with_agent: bool
+) -> None:
+    """git refuses such a request itself (since 2.26.1); a wildcard match would answer, or
+    erase, whatever token is stored first."""
+    env: dict[str, str | None] = {}  # the slow path: the environment's passphrase opens it
+    assert user.helper("store", GH + f"username=alice\npassword={TOKEN}\n".encode()).returncode == 0
+    if with_agent:
+        env = locked_user(user)
+        assert user.run(["git-credential-sagemaker", "unlock"], env=env).returncode == 0
+        env = NOPASS
+
+    got = user.helper("get", request_bytes, env=env)
+    assert (got.returncode, got.stdout, got.stderr) == (0, b"", b"")
+    erased = user.helper("erase", request_bytes, env=env)
+    assert (erased.returncode, erased.stdout, erased.stderr) == (0, b"", b"")
+
+    assert user.helper("get", GH, env=env).stdout.endswith(f"password={TOKEN}\n".encode())
+    if with_agent:
+        user.run(["git-credential-sagemaker", "lock"])
+
+
+def test_unlock_with_the_environments_passphrase_says_nothing_stays_unlocked(user: User) -> None:
+    """The variable is for automation, with no background process: `unlock` must not claim
+    to have unlocked what the next `status` and git find locked."""
+    assert user.helper("store", GH + f"username=alice\npassword={TOKEN}\n".encode()).returncode == 0
+
+    done = user.run(["git-credential-sagemaker", "unlock"])  # the variable is set
+
+    said = done.stderr.decode()
+    assert done.returncode == 1 and done.stdout == b"", done.stdout
+    assert said.count("\n") == 1 and "nothing stays unlocked" in said, said
+    assert "GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE" in said and PASSPHRASE not in said
+    assert "keyring:  locked" in status(user) and not user.agent_pids()
+    wrong = user.run(
+        ["git-credential-sagemaker", "unlock"], env={"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": "no"}
+    )
+    assert wrong.returncode == 1 and b"wrong passphrase" in wrong.stderr

@@ -203,6 +203,89 @@ def test_the_agent_caches_the_secret_and_refuses_to_store_it(
     assert other.stdout.endswith(f"password={OTHER_TOKEN}\n".encode())
 
 
+def login(user: User, url: str, username: str, token: str, env: dict[str, str | None]) -> None:
+    """`login URL --username U`, the token typed through askpass."""
+    where = user.root / f"login-{secrets.token_hex(3)}"
+    where.mkdir()
+    askpass = Askpass(where, username, token)
+    done = user.run(
+        ["git-credential-sagemaker", "login", url, "--username", username],
+        env={**env, "GIT_TERMINAL_PROMPT": None, "GIT_ASKPASS": str(askpass.program)},
+    )
+    assert done.returncode == 0, done.stderr
+
+
+SECRET_URL = "https://git.example.com"
+SECRET_REQUEST = b"protocol=https\nhost=git.example.com\n"
+
+
+def test_a_token_saved_with_login_wins_over_the_agents_cached_secret(
+    user: User, aws: MotoServer, agent_running: dict[str, str | None]
+) -> None:
+    name, username, token = fresh("shadowed")
+    create_secret(aws, name, secret_json(username, token))
+    configure(user, SECRET_URL, name)
+    env = {**aws.env, **NOPASS}
+    cached = user.helper("get", SECRET_REQUEST, env=env)
+    assert cached.stdout.endswith(f"password={token}\n".encode()), cached.stderr
+    agents = user.agent_pids()
+
+    login(user, SECRET_URL, "me", "ghp_mine0123456789", env)
+
+    got = user.helper("get", SECRET_REQUEST, env=env)
+    assert got.stdout == b"username=me\npassword=ghp_mine0123456789\n", got.stderr
+    assert user.agent_pids() == agents  # through the same agent: nothing was asked
+
+
+def test_the_agents_cached_secret_follows_git_config(
+    user: User, aws: MotoServer, agent_running: dict[str, str | None]
+) -> None:
+    name, username, token = fresh("before")
+    other, other_user, other_token = fresh("after")
+    create_secret(aws, name, secret_json(username, token))
+    create_secret(aws, other, secret_json(other_user, other_token))
+    configure(user, SECRET_URL, name)
+    env = {**aws.env, **NOPASS}
+    assert user.helper("get", SECRET_REQUEST, env=env).stdout.endswith(f"={token}\n".encode())
+
+    configure(user, SECRET_URL, other)  # another secret for the URL: its token, at once
+    moved = user.helper("get", SECRET_REQUEST, env=env)
+    assert moved.stdout == f"username={other_user}\npassword={other_token}\n".encode()
+
+    key = f"credential.{SECRET_URL}.sagemakerSecret"
+    assert user.run(["git", "config", "--global", "--unset", key]).returncode == 0
+    unset = user.helper("get", SECRET_REQUEST, env=env)  # nothing else is stored for it
+    assert (unset.returncode, unset.stdout, unset.stderr) == (0, b"", b"")
+
+
+def test_after_git_erases_a_cached_token_the_next_get_asks_nothing(
+    user: User, aws: MotoServer, agent_running: dict[str, str | None]
+) -> None:
+    """The agent stays: a restarted one would forget which tokens came from a secret."""
+    name, username, token = fresh("erased")
+    create_secret(aws, name, secret_json(username, token))
+    configure(user, SECRET_URL, name)
+    env = {**aws.env, **agent_running}  # prompts on: a passphrase prompt would be answered
+    prompts = Path(str(agent_running["GIT_ASKPASS"])).parent / "log"
+    asked = prompts.read_text()
+    assert user.helper("get", SECRET_REQUEST, env=env).stdout.endswith(f"={token}\n".encode())
+    login(user, SECRET_URL, "me", "ghp_mine0123456789", env)
+    agents = user.agent_pids()
+
+    rejected = f"url={SECRET_URL}\nusername={username}\npassword={token}\n".encode()
+    erased = user.git("credential", "reject", input=rejected, env=env)
+    assert erased.returncode == 0 and b"rotate" in erased.stderr, erased.stderr
+    assert len(ours(erased.stderr)) == 1 and token.encode() not in erased.stderr
+    got = user.helper("get", SECRET_REQUEST, env=env)
+
+    assert got.stdout == b"username=me\npassword=ghp_mine0123456789\n", got.stderr
+    assert prompts.read_text() == asked and user.agent_pids() == agents
+    approved = user.git("credential", "approve", input=rejected, env=env)
+    assert approved.returncode == 0 and approved.stderr == b"", approved.stderr
+    listed = user.run(["git-credential-sagemaker", "list"]).stdout.decode()
+    assert username not in listed and "me" in listed  # still refused: never stored
+
+
 @pytest.mark.parametrize("with_agent", [False, True])
 def test_a_rejected_secret_is_reported_and_left_unchanged(
     user: User,
@@ -338,8 +421,9 @@ def closed_port() -> int:
 # -- the agent's cache, in-process (its timer in seconds, not an hour) ----------------------
 
 
-def call(server: agent.Agent, op: str, request: Request) -> bytes:
-    payload = protocol.format_request(request)
+def call(server: agent.Agent, op: str, request: Request, secret: str = "") -> bytes:
+    """The agent's reply; `cache` names the secret on a first line of its own."""
+    payload = (f"{secret}\n".encode() if secret else b"") + protocol.format_request(request)
     return server.handle(agentclient.encode(op, str(server.store_dir), payload))[0]
 
 
@@ -350,13 +434,13 @@ def test_the_agent_forgets_a_secret_token_in_time_but_never_stores_it(tmp_path: 
     given = Request(protocol="https", host="git.example.com", username="bot", password=token)
 
     assert call(server, "get", key) == b"nomatch\n"
-    assert call(server, "cache", given) == b"ok\n"
-    assert call(server, "get", key) == f"ok\nusername=bot\npassword={token}\n".encode()
+    assert call(server, "cache", given, "team") == b"ok\n"
+    assert call(server, "get", key) == f"cached\nteam\nusername=bot\npassword={token}\n".encode()
     time.sleep(0.6)
-    assert call(server, "get", key) == b"secret\n"  # expired: the helper reads the secret
+    assert call(server, "get", key) == b"secret\nteam"  # expired: the helper reads it again
     assert call(server, "store", given) == b"ok\n"  # refused, though the value is forgotten
     assert not (tmp_path / "store").exists()
-    assert call(server, "erase", given) == b"secret\n"
+    assert call(server, "erase", given) == b"secret\nteam"
 
     assert agent.Agent(tmp_path, os.urandom(32), None, cache_seconds=1e9).cache_seconds == 3600
 
@@ -365,11 +449,25 @@ def test_erase_drops_the_cached_secret_token(tmp_path: Path) -> None:
     server = agent.Agent(tmp_path / "store", os.urandom(32), None)
     token = f"ghp_{secrets.token_hex(16)}"
     given = Request(protocol="https", host="git.example.com", username="bot", password=token)
-    assert call(server, "cache", given) == b"ok\n"
-    assert call(server, "erase", given) == b"secret\n"
-    assert call(server, "get", Request(protocol="https", host="git.example.com")) == b"secret\n"
-    bad = Request(protocol="https", host="git.example.com")
-    assert call(server, "cache", bad).startswith(b"error\n")
+    assert call(server, "cache", given, "team") == b"ok\n"
+    assert call(server, "erase", given) == b"secret\nteam"
+    key = Request(protocol="https", host="git.example.com")
+    assert call(server, "get", key) == b"secret\nteam"
+    assert call(server, "cache", key, "team").startswith(b"error\n")
+    assert call(server, "cache", given).startswith(b"error\n")  # no secret named
+
+
+def test_drop_forgets_the_cached_token_but_not_that_it_came_from_a_secret(tmp_path: Path) -> None:
+    server = agent.Agent(tmp_path / "store", os.urandom(32), None)
+    token = f"ghp_{secrets.token_hex(16)}"
+    given = Request(protocol="https", host="git.example.com", username="bot", password=token)
+    key = Request(protocol="https", host="git.example.com")
+    assert call(server, "cache", given, "team") == b"ok\n"
+    assert call(server, "get", Request(protocol="https")) == b"nomatch\n"  # no host: no answer
+    assert call(server, "drop", key) == b"ok\n"
+    assert call(server, "get", key) == b"nomatch\n"
+    assert call(server, "store", given) == b"ok\n"  # still refused
+    assert not (tmp_path / "store").exists()
 
 
 # -- pure parts ------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fakegithub import FakeGitHub, Scenario, classic, expiring, fine_grained, silent
+from fakegithub import FakeGitHub, Scenario, classic, expiring, fine_grained, silent, trickling
 from gitserver import GitServer
 from support import PASSPHRASE, User
 
@@ -137,6 +137,28 @@ def test_login_stores_the_token_when_github_never_answers(user: User) -> None:
         code, _, err = login(user, LOGIN_URL, "ghp_silent1")
     assert code == 0, err
     assert "not checked" in listed(user)
+
+
+def test_an_api_that_trickles_its_answer_holds_up_neither_login_nor_a_store(user: User) -> None:
+    """One byte a second keeps every read alive: only a deadline for the whole check ends it.
+
+    Without one, each command here waits for the fake, which never finishes; the commands'
+    own timeout (support.COMMAND_TIMEOUT) then fails the test.
+    """
+    helper = ["git", "-c", "credential.helper=", "-c", "credential.helper=sagemaker"]
+    with trickling() as url:
+        point_at(user, LOGIN_URL, url)
+        code, _, err = login(user, LOGIN_URL, "ghp_trickled1")
+        assert code == 0, err
+        approved = user.run(
+            [*helper, "credential", "approve"],
+            input=b"url=https://git.example.test\nusername=bob\npassword=ghp_trickled2\n",
+        )
+        assert approved.returncode == 0 and approved.stderr == b"", approved.stderr
+        checked = user.run(["git-credential-sagemaker", "check"])
+    assert checked.stdout.decode().count("not checked (no answer in time)") == 2, checked.stdout
+    table = listed(user)
+    assert table.count("not checked") == 2 and "ghp_trickled" not in table
 
 
 def test_other_hosts_are_never_contacted(user: User, api: FakeGitHub) -> None:

@@ -12,11 +12,18 @@ Whatever one client sends (garbage, too much, nothing at all) costs that client 
 line or its connection, never the agent: clients are served concurrently, each has a few
 seconds to send its request, and store operations take turns under one lock.
 
-A token read from a Secrets Manager secret is handed over with `cache`: `get` answers it from
-memory for at most secrets.CACHE_SECONDS, then says `secret` so the helper reads the secret
-again. Its keyed hash is kept for the agent's lifetime, so a `store` of it is refused even
-after the value is forgotten, and an `erase` of it drops it and says `secret` (the helper
-then says who must rotate it). Such a token never reaches the store.
+A token read from a Secrets Manager secret is handed over with `cache`, with the secret's
+name. The keyring comes first: `get` answers a stored token when there is one, else the
+cached one for at most secrets.CACHE_SECONDS, as `cached` with the secret's name, so the
+helper answers it only while git config still names that secret (else it sends `drop`).
+Past its time, `get` says `secret` so the helper reads the secret again. Its keyed hash is
+kept for the agent's lifetime, so a `store` of it is refused even after the value is
+forgotten, and an `erase` of it drops it and says `secret` with the name (the helper then
+says who must rotate it). Such a token never reaches the store.
+
+`kms KEY INSTANCE` lets a KMS key wrap the data key the agent holds (setup --kms-key while
+unlocked), bound to the notebook instance setup names: the agent makes the KMS call itself,
+with its own AWS credentials, so the key never leaves it, not even to a same-uid client.
 """
 
 from __future__ import annotations
@@ -60,7 +67,7 @@ REPLY_DEADLINE = 5.0
 MAX_CLIENTS = 32
 # The accept loop wakes at least this often, so a missed wake-up cannot keep the key alive.
 WAKE_INTERVAL = 60.0
-OPS = ("get", "store", "erase", "lock", "status", "cache")
+OPS = ("get", "store", "erase", "lock", "status", "cache", "drop", "kms")
 # Secret-sourced tokens kept at once (the oldest key goes first), and hashes remembered.
 MAX_CACHED = 64
 MAX_SECRET_HASHES = 4096
@@ -106,16 +113,18 @@ def _error(text: str) -> bytes:
 class Cached:
     """A token from a secret: the key it answers, and its value until `until` (monotonic)."""
 
-    __slots__ = ("digest", "key", "password", "until", "username")
+    __slots__ = ("digest", "key", "password", "secret", "until", "username")
 
     def __init__(
         self,
+        secret: str,
         key: dict[str, Optional[str]],
         username: Optional[str],
         password: Optional[str],
         digest: bytes,
         until: float,
     ) -> None:
+        self.secret = secret  # the name git config gave for the URL when it was read
         self.key = key
         self.username = username
         self.password = password  # None once expired or erased; the key stays known
@@ -145,7 +154,7 @@ class Agent:
         self.cache_seconds = min(cache_seconds, secrets.CACHE_SECONDS)
         self.cache_lock = threading.Lock()  # guards `cached` and `from_secrets`
         self.cached: dict[tuple[Optional[str], ...], Cached] = {}
-        self.from_secrets: dict[bytes, None] = {}  # ordered set of keyed hashes
+        self.from_secrets: dict[bytes, str] = {}  # keyed hash -> secret name, oldest first
         self.salt = os.urandom(32)
 
     def handle(self, message: bytes) -> tuple[bytes, bool]:
@@ -174,39 +183,68 @@ class Agent:
             expires = "never" if self.expires is None else f"{self.expires:.0f}"
             body = f"pid={os.getpid()}\nstarted={self.started:.0f}\nexpires={expires}\n"
             return agentclient.OK + b"\n" + body.encode(), True
+        if op == "kms":  # the KMS key, then the notebook instance's ARN (or nothing)
+            key_id, _, instance = payload.decode(errors="replace").partition("\n")
+            return self.wrap_with_kms(key_id, instance or None), True
+        if op == "cache":  # the secret's name, then the request
+            name, _, payload = payload.partition(b"\n")
+            return self.cache(name.decode(errors="replace"), protocol.parse(payload)), True
         request = protocol.parse(payload)
-        if op == "cache":
-            return self.cache(request), True
+        if op == "drop":
+            self.drop(request)
+            return agentclient.OK + b"\n", True
         if op == "get":
-            cached = self.from_cache(request)
-            if cached is not None:
-                return cached, True
-        elif op == "store" and self.is_from_secret(request.password):
+            with self.store_lock:  # the keyring first: a token the user saved wins
+                if operations.find(request, self.store) is not None:
+                    return agentclient.OK + b"\n" + operations.get(request, self.store), True
+            return self.from_cache(request) or agentclient.NOMATCH + b"\n", True
+        if op == "store" and self.is_from_secret(request.password):
             return agentclient.OK + b"\n", True  # refused: the secret is where it lives
-        elif op == "erase" and self.forget(request):
-            return agentclient.SECRET + b"\n", True
+        if op == "erase":
+            secret = self.forget(request)
+            if secret is not None:
+                return agentclient.SECRET + b"\n" + secret.encode(), True
         with self.store_lock:
-            if op == "get":
-                if operations.find(request, self.store) is None:
-                    return agentclient.NOMATCH + b"\n", True
-                return agentclient.OK + b"\n" + operations.get(request, self.store), True
             if op == "store":
                 operations.store(request, self.store)
             else:
                 operations.erase(request, self.store)
         return agentclient.OK + b"\n", True
 
+    def wrap_with_kms(self, key_id: str, instance: Optional[str]) -> bytes:
+        """Let KMS key `key_id` open the store too, bound to `instance` as setup binds it:
+        `ok` then `wrapped`, or `already`; `nomatch` for a file in the format before the data
+        key, which its own unlock moves."""
+        from git_credential_sagemaker.credential import keys, kms
+
+        if not key_id or protocol.has_control(key_id):
+            return _error("kms needs a KMS key's ARN, id or alias")
+        if instance is not None and not (instance.startswith("arn:") and instance.isprintable()):
+            return _error("kms needs the notebook instance's ARN, or none")
+
+        def wrap(data_key: bytes, context: dict[str, str]) -> tuple[bytes, str]:
+            return kms.encrypt(key_id, data_key, context)
+
+        with self.store_lock:
+            fields = self.store.settings() or {}
+            if fields.get("version") != keys.CURRENT:
+                return agentclient.NOMATCH + b"\n"
+            self.store.instance = instance  # the context names what the caller's setup sees
+            wrapped = self.store.wrap_with_kms(key_id, wrap)
+        return agentclient.OK + b"\n" + (b"wrapped" if wrapped else b"already")
+
     # -- tokens from Secrets Manager, in memory only -------------------------------------
 
     def _hash(self, password: str) -> bytes:
         return hmac.new(self.salt, password.encode(errors="surrogatepass"), hashlib.sha256).digest()
 
-    def cache(self, request: protocol.Request) -> bytes:
-        """Keep a token the helper read from a secret; remember its hash for good."""
-        if not (request.protocol and request.host and request.password):
-            return _error("cache needs a protocol, a host and a password")
+    def cache(self, secret: str, request: protocol.Request) -> bytes:
+        """Keep a token the helper read from `secret`; remember its hash for good."""
+        if not (secret and request.protocol and request.host and request.password):
+            return _error("cache needs a secret's name, a protocol, a host and a password")
         digest = self._hash(request.password)
         entry = Cached(
+            secret,
             dict(zip(protocol.KEY_FIELDS, request.key)),
             request.username,
             request.password,
@@ -218,24 +256,44 @@ class Agent:
             self.cached[request.key] = entry
             while len(self.cached) > MAX_CACHED:
                 del self.cached[next(iter(self.cached))]
-            self.from_secrets[digest] = None
+            self.from_secrets.pop(digest, None)
+            self.from_secrets[digest] = secret
             while len(self.from_secrets) > MAX_SECRET_HASHES:
                 del self.from_secrets[next(iter(self.from_secrets))]
         return agentclient.OK + b"\n"
 
+    def _entries_for(self, request: protocol.Request) -> list[Cached]:
+        """The cached tokens a request names (under cache_lock)."""
+        if not protocol.addressed(request):
+            return []
+        # The path exactly: a secret named for one path (credential.useHttpPath) is no
+        # answer for another, nor for a request without one.
+        return [
+            entry
+            for entry in self.cached.values()
+            if protocol.matches(request, entry.key) and entry.key["path"] == request.path
+        ]
+
     def from_cache(self, request: protocol.Request) -> Optional[bytes]:
-        """The reply for a `get` of a secret's URL; None when no secret answered it here."""
+        """The reply for a `get` of a secret's URL, with the secret's name (the helper checks
+        git config still names it); None when no secret answered it here."""
         with self.cache_lock:
             self.forget_expired()
-            for entry in self.cached.values():
-                # The path exactly: a secret named for one path (credential.useHttpPath) is
-                # no answer for another, nor for a request without one.
-                if protocol.matches(request, entry.key) and entry.key["path"] == request.path:
-                    if entry.password is None:
-                        return agentclient.SECRET + b"\n"  # expired or erased: read it again
-                    secret = {"password": entry.password}
-                    return agentclient.OK + b"\n" + protocol.answer(request, entry.username, secret)
+            for entry in self._entries_for(request):
+                name = entry.secret.encode()
+                if entry.password is None:  # expired or erased: read it again
+                    return agentclient.SECRET + b"\n" + name
+                answer = protocol.answer(request, entry.username, {"password": entry.password})
+                return agentclient.CACHED + b"\n" + name + b"\n" + answer
         return None
+
+    def drop(self, request: protocol.Request) -> None:
+        """Forget the cached tokens for a URL whose git config no longer names their secret.
+
+        Their hashes stay: a token that came from a secret is still never stored."""
+        with self.cache_lock:
+            for entry in self._entries_for(request):
+                del self.cached[tuple(entry.key[field] for field in protocol.KEY_FIELDS)]
 
     def is_from_secret(self, password: Optional[str]) -> bool:
         if password is None:
@@ -244,14 +302,14 @@ class Agent:
         with self.cache_lock:
             return digest in self.from_secrets
 
-    def forget(self, request: protocol.Request) -> bool:
-        """Drop the cached tokens an `erase` names; whether its password came from a secret."""
+    def forget(self, request: protocol.Request) -> Optional[str]:
+        """Drop the cached tokens an `erase` names; the secret its password came from, if any."""
         digest = None if request.password is None else self._hash(request.password)
         with self.cache_lock:
             for entry in self.cached.values():
                 if protocol.matches(request, entry.key) and digest in (None, entry.digest):
                     entry.password = None
-            return digest is not None and digest in self.from_secrets
+            return None if digest is None else self.from_secrets.get(digest)
 
     def forget_expired(self) -> Optional[float]:
         """Drop values past their time (under cache_lock); seconds until the next one expires."""

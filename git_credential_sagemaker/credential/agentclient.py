@@ -1,7 +1,7 @@
 """Talking to the unlock agent: the hot path of every `get` once the keyring is unlocked.
 
     helper --(op, store dir, request bytes)--> agent-<hash>.sock --(status, answer)--> helper
-    status: ok, nomatch (nothing stored), error (one line), secret (see SECRET)
+    status: ok, nomatch (nothing stored), error (one line), secret and cached (see below)
 
 It imports only C modules: `_socket`, since `socket` pulls in enum and selectors, and the
 built-in BLAKE2, since hashlib loads OpenSSL. No keyring, no crypto. When no agent
@@ -16,8 +16,11 @@ import os
 TIMEOUT = 10.0
 OK, NOMATCH, ERROR = b"ok", b"nomatch", b"error"
 # The request concerns a token from a Secrets Manager secret that the agent no longer holds
-# (get) or that the server rejected (erase): the helper's slow path takes it from there.
+# (get) or that the server rejected (erase); the body is the secret's name.
 SECRET = b"secret"
+# A token the agent keeps from a secret: the secret's name, a newline, then the answer, good
+# only while git config names that secret for the URL.
+CACHED = b"cached"
 
 
 def socket_path(runtime_dir: str, store_dir: str) -> str:

@@ -35,13 +35,27 @@ class AwsError(UserError):
 CHATTY = ("botocore", "boto3", "urllib3", "s3transfer")
 
 
+def _chatty(name: str) -> bool:
+    return any(name == top or name.startswith(top + ".") for top in CHATTY)
+
+
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
-    """No AWS library logs below WARNING while a call of ours runs, whatever the process set."""
+    """No AWS library logs below WARNING while a call of ours runs, whatever the process set.
+
+    Every logger of theirs that exists is raised to WARNING, a child with a level, handler
+    or propagate setting of its own too (boto3.set_stream_logger makes such a child); one
+    created during the call has no level of its own, so it takes WARNING from its parent.
+    """
     loggers = [logging.getLogger(name) for name in CHATTY]
+    loggers += [
+        logger
+        for name, logger in list(logging.Logger.manager.loggerDict.items())
+        if isinstance(logger, logging.Logger) and _chatty(name) and name not in CHATTY
+    ]
     before = [logger.level for logger in loggers]
     for logger in loggers:
-        if logger.getEffectiveLevel() < logging.WARNING:
+        if logger.level < logging.WARNING:  # NOTSET too: nothing above it may lower it
             logger.setLevel(logging.WARNING)
     try:
         yield

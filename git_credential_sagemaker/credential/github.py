@@ -2,7 +2,7 @@
 
     host --api_base()--> https://api.github.com | https://HOST/api/v3 | https://api.HOST
          (or credential.<url>.sagemakerApiUrl, read by git's urlmatch rules)
-    token --GET <base>/ (3 s, no redirects)--> X-OAuth-Scopes, token expiry header --> Check
+    token --GET <base>/ (3 s in all, no redirects)--> X-OAuth-Scopes, token expiry header --> Check
 
 The token goes only to that host's API, and only over HTTPS; plain http is allowed only to
 a loopback address (tests, odd Enterprise setups). Redirects are never followed, so the
@@ -13,12 +13,18 @@ timeout is "not checked", and `doctor` or `check` can try again later. `get` nev
 from __future__ import annotations
 
 import datetime as dt
+import io
 import ipaddress
 import json
-from typing import NamedTuple, Optional
+import socket
+import time
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 from urllib.parse import urlsplit
 
 from git_credential_sagemaker.errors import UserError
+
+if TYPE_CHECKING:
+    from http.client import HTTPMessage
 
 TIMEOUT = 3.0
 WARN_DAYS = 7
@@ -157,8 +163,74 @@ def _stamp(when: dt.datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class _Deadline(io.RawIOBase):
+    """A socket's reads, all of them together bounded by one deadline (monotonic).
+
+    A socket timeout bounds each read alone, so an API that sends one byte a second never
+    times out; this is what keeps the whole exchange within TIMEOUT.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self.sock = sock
+        self.deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self.sock.settimeout(_left(self.deadline))
+        return self.sock.recv_into(buffer)
+
+
+def _left(deadline: float) -> float:
+    """Seconds until `deadline`; socket.timeout once it has passed."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise socket.timeout("no answer in time")
+    return remaining
+
+
+def _ask(url: str, token: str, deadline: float) -> tuple[int, HTTPMessage]:
+    """(status, headers) of one GET, every step (connect, TLS, send, read) by `deadline`."""
+    import http.client
+
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    sock = socket.create_connection((host, port), timeout=_left(deadline))
+    try:
+        if parts.scheme == "https":
+            import ssl
+
+            sock.settimeout(_left(deadline))
+            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+        connection = http.client.HTTPConnection(parts.netloc)
+        connection.sock = sock  # http.client sends on it, and never reconnects
+        sock.settimeout(_left(deadline))  # sendall: one bound for the whole request
+        connection.request(
+            "GET",
+            (parts.path or "") + "/",
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/vnd.github+json",
+                "User-Agent": "git-credential-sagemaker",
+                "X-GitHub-Api-Version": "2022-11-28",
+            },
+        )
+        response = http.client.HTTPResponse(sock, method="GET")
+        response.fp.close()
+        response.fp = io.BufferedReader(_Deadline(sock, deadline))
+        response.begin()
+        response.read(65536)
+        return response.status, response.headers
+    finally:
+        sock.close()
+
+
 def check(token: str, base: str, timeout: float = TIMEOUT) -> Check:
-    """One GET of the REST root with the token. Never raises; never follows a redirect."""
+    """One GET of the REST root with the token, all within `timeout` seconds.
+
+    Never raises; never follows a redirect.
+    """
     import http.client
 
     started = _now()
@@ -166,37 +238,9 @@ def check(token: str, base: str, timeout: float = TIMEOUT) -> Check:
     safe = safe_base(base)
     if safe is None:
         return Check(NOT_CHECKED, kind, None, None, _stamp(started), "the API URL is not https")
-    parts = urlsplit(safe)
-    path = (parts.path or "") + "/"
-    connection: http.client.HTTPConnection
     try:
-        if parts.scheme == "https":
-            import ssl
-
-            connection = http.client.HTTPSConnection(
-                parts.netloc, timeout=timeout, context=ssl.create_default_context()
-            )
-        else:
-            connection = http.client.HTTPConnection(parts.netloc, timeout=timeout)
-        try:
-            connection.request(
-                "GET",
-                path,
-                headers={
-                    "Authorization": f"Bearer {token}",
-                    "Accept": "application/vnd.github+json",
-                    "User-Agent": "git-credential-sagemaker",
-                    "X-GitHub-Api-Version": "2022-11-28",
-                },
-            )
-            response = connection.getresponse()
-            response.read(65536)
-            status, headers = response.status, response.headers
-        finally:
-            connection.close()
+        status, headers = _ask(safe, token, time.monotonic() + timeout)
     except (OSError, http.client.HTTPException, ValueError) as exc:
-        import socket
-
         reason = "no answer in time" if isinstance(exc, socket.timeout) else "no network"
         return Check(NOT_CHECKED, kind, None, None, _stamp(started), reason)
     if status == 401:

@@ -5,6 +5,7 @@
 
     slow path:  sagemakerSecret, nothing saved for the URL --> answer from Secrets Manager,
                 hand it to the agent's cache; never stored, erase only says who must rotate
+    the agent's cached token: answered while git config names the same secret, else dropped
                 locked + match  --> passphrase (askpass or terminal) --> answer, start agent
                 nothing stored  --> token prompt on a terminal, else a one-line hint
                 inside a kernel --> hint and quit=1: git's own fallback prompt would hang
@@ -84,6 +85,8 @@ def _run(
     except protocol.ProtocolError as exc:
         say(f"invalid request from git ({exc}); nothing was read or stored")
         return 1
+    if not protocol.addressed(request):
+        return 0  # git refuses these itself; answered, any stored token would do
     store_dir = paths.store_dir(env, options.get("dir"))
     runtime_dir = paths.runtime_dir(env)
     sock = agentclient.socket_path(runtime_dir, store_dir)
@@ -101,8 +104,43 @@ def _run(
     if reply is not None and reply[0] == agentclient.ERROR:
         say(reply[1].decode(errors="replace"))
         return 1
+    # The agent looks in the keyring first: no answer from it means none is stored there.
     nomatch = reply is not None and reply[0] == agentclient.NOMATCH
+    if reply is not None and reply[0] in (agentclient.CACHED, agentclient.SECRET) and reply[1]:
+        done = agents_secret(operation, request, reply, sock, store_dir, stdout)
+        if done is not None:
+            return done
+        nomatch = True
     return serve_locked(operation, request, options, env, stdout, known_nomatch=nomatch)
+
+
+def agents_secret(
+    operation: str,
+    request: protocol.Request,
+    reply: tuple[bytes, bytes],
+    sock: str,
+    store_dir: str,
+    stdout: BinaryIO,
+) -> int | None:
+    """What the agent said of a token from a secret; None when the slow path takes over.
+
+    A cached token is answered only while git config names the same secret for the URL;
+    otherwise the agent drops it, and the slow path serves what the config says now.
+    """
+    from git_credential_sagemaker.credential import secrets
+
+    name_b, _, answer = reply[1].partition(b"\n")
+    name = name_b.decode(errors="replace")
+    if operation == "erase":
+        say(secrets.rejected(name, request.host))
+        return 0
+    if secrets.current_name(request) == name:
+        if reply[0] == agentclient.CACHED:
+            stdout.write(answer)
+            return 0
+        return None  # past its time: read the secret again
+    agentclient.call(sock, agentclient.encode("drop", store_dir, protocol.format_request(request)))
+    return None
 
 
 def serve_locked(
@@ -123,7 +161,8 @@ def serve_locked(
     conf = Settings.load(env, config, options.get("dir"), timeout)
     store = unlock.open_store(conf)
     secret = secret_name(request, config)
-    if secret is not None and (operation == "store" or not _holds(operation, request, store)):
+    held = not known_nomatch and _holds(operation, request, store)
+    if secret is not None and (operation == "store" or not held):
         # A token saved with login for this URL comes first, as it does when the agent
         # answers; the secret serves when there is none.
         return serve_secret(operation, request, secret, conf, stdout)
@@ -199,7 +238,7 @@ def serve_secret(
         username=username,
         password=password,
     )
-    conf.call_agent("cache", protocol.format_request(cached))
+    conf.call_agent("cache", name.encode() + b"\n" + protocol.format_request(cached))
     return 0
 
 
@@ -237,9 +276,10 @@ def _is_new(sock: str, store_dir: str, request: protocol.Request) -> bool:
     )
     if reply is None or reply[0] == agentclient.SECRET:
         return False  # the slow path, or the agent, knows a secret's token when it sees it
-    if reply[0] != agentclient.OK:
+    if reply[0] not in (agentclient.OK, agentclient.CACHED):
         return True
-    fields = dict(line.partition(b"=")[::2] for line in reply[1].splitlines())
+    answer = reply[1] if reply[0] == agentclient.OK else reply[1].partition(b"\n")[2]
+    fields = dict(line.partition(b"=")[::2] for line in answer.splitlines())
     return fields.get(b"password", b"").decode(errors="replace") != request.password
 
 

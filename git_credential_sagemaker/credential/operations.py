@@ -3,6 +3,7 @@
     Request --get-->   first stored, unexpired entry that matches --> answer lines
     Request --store--> replace the entry with the same protocol/host/path/username
     Request --erase--> remove every match (only those with the same password, if given)
+    a request without a protocol or a host matches nothing, as git refuses it
 
 The store only needs its key when an entry must be read or written, so a `get` with
 nothing stored for the host never asks for a passphrase. An expired token is neither
@@ -36,6 +37,8 @@ def get(request: Request, store: Store) -> bytes:
 
 def find(request: Request, store: Store) -> Optional[Entry]:
     """The entry `get` answers with: the first match whose token has not expired."""
+    if not protocol.addressed(request):
+        return None
     return next(
         (e for e in store.entries() if protocol.matches(request, e.key) and not expired(e.expiry)),
         None,
@@ -44,6 +47,8 @@ def find(request: Request, store: Store) -> Optional[Entry]:
 
 def has_match(request: Request, store: Store) -> bool:
     """Whether erase has anything to do (expired entries count: erase removes them too)."""
+    if not protocol.addressed(request):
+        return False
     return any(protocol.matches(request, e.key) for e in store.entries())
 
 
@@ -71,6 +76,9 @@ def store(request: Request, keyring: Store, check: Optional[str] = None) -> None
 
 def erase(request: Request, keyring: Store) -> int:
     """Remove matches; a stale password sent after a 401 never wipes a newer token."""
+
+    if not protocol.addressed(request):
+        return 0
 
     def doomed(entry: Entry) -> bool:
         if not protocol.matches(request, entry.key):

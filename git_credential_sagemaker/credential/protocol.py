@@ -235,6 +235,15 @@ def format_lines(lines: Iterable[tuple[str, str]]) -> bytes:
     return bytes(out)
 
 
+def addressed(request: Request) -> bool:
+    """Whether a request names its protocol and host, as git requires of every one since 2.26.1.
+
+    Matching treats an absent field as a wildcard, so a request without a host would match
+    the first token stored for any host.
+    """
+    return request.protocol is not None and request.host is not None
+
+
 def matches(request: Request, entry_key: Mapping[str, str | None]) -> bool:
     """git's credential_match: an attribute absent from the request matches anything."""
     for field in KEY_FIELDS:

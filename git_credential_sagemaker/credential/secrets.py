@@ -4,10 +4,12 @@
     NAME --fetch: GetSecretValue, bounded--> SecretString --parse--> (username, password)
 
 A team keeps one token in a secret and its owner rotates it there; this helper only reads
-it. The token is answered to git, may sit in the agent's memory for at most an hour, and is
-never written to the keyring. When the server rejects it, git sends `erase`, which cannot
-fix a secret it does not own: `rejected` says who must. Every failure is one line that
-names the secret and the cause, never the token. Imported only on the slow path.
+it. The token is answered to git, may sit in the agent's memory for at most an hour (and
+is answered from there only while git config still names that secret), and is never
+written to the keyring. When the server rejects it, git sends `erase`, which cannot fix a
+secret it does not own: `rejected` says who must. Every failure is one line that names the
+secret and the cause, never the token. Imported only on the slow path, and when the agent
+answers from its cache.
 """
 
 from __future__ import annotations
@@ -47,6 +49,13 @@ def name_for(request: protocol.Request, config: Mapping[str, str]) -> Optional[s
     if url is None or not configured(config):
         return None
     return gitconfig.get_urlmatch(KEY, url) or None
+
+
+def current_name(request: protocol.Request) -> Optional[str]:
+    """The secret git config names for this URL now, by one `git config` call: what a token
+    the agent cached must still come from to be answered."""
+    url = url_of(request)
+    return None if url is None else gitconfig.get_urlmatch(KEY, url) or None
 
 
 def parse(name: str, text: str) -> tuple[str, str]:

@@ -5,7 +5,7 @@
     ask (askpass / terminal / a notebook's getpass) --3 tries--> Store.unlock --> key
         (the first time, one line first says what the passphrase protects)
     key --agent.spawn--> later calls need no passphrase (not with the env passphrase:
-                         automation gets no background process)
+                         automation gets no background process, and `unlock` says so)
 
 The helper, login, unlock and the notebook functions all come through here.
 """
@@ -18,9 +18,9 @@ from typing import Callable, Optional
 from git_credential_sagemaker.credential import agent, kms
 from git_credential_sagemaker.credential.paths import APP as PROG
 from git_credential_sagemaker.credential.prompt import ATTEMPTS, choose_passphrase
-from git_credential_sagemaker.credential.settings import Settings
+from git_credential_sagemaker.credential.settings import PASSPHRASE_ENV, Settings
 from git_credential_sagemaker.credential.store import FILENAME, PassphraseSource, Store
-from git_credential_sagemaker.errors import PromptError, StoreError, WrongPassphrase
+from git_credential_sagemaker.errors import PromptError, StoreError, UsageError, WrongPassphrase
 
 Ask = Callable[[str], Optional[str]]
 Say = Callable[[str], None]
@@ -100,8 +100,18 @@ def unlock(conf: Settings, store: Store, say: Say = _stderr) -> bytes:
 
 
 def start_agent(conf: Settings, key: bytes, strict: bool = False, say: Say = _stderr) -> bool:
-    """Hand the key to an agent. Not strict: a failure is one line, and this call goes on."""
+    """Hand the key to an agent. Not strict: a failure is one line, and this call goes on.
+
+    With the environment's passphrase there is no agent, as the README promises automation;
+    strict (`unlock`, whose whole job is the agent) says so rather than claim to unlock.
+    """
     if conf.env_passphrase is not None:
+        if strict:
+            raise UsageError(
+                f"{PASSPHRASE_ENV} opens {conf.store_dir / FILENAME}, but nothing stays "
+                "unlocked while it is set: each command opens the keyring with it, and no "
+                f"background process is started; to stay unlocked, unset it and run: {PROG} unlock"
+            )
         return False
     try:
         agent.spawn(conf.store_dir, conf.runtime_dir, key, conf.timeout)
