@@ -32,8 +32,8 @@ from .util import (
     PathError,
     find_repo,
     ignored_paths,
+    pathspec,
     read_blobs,
-    read_bytes,
     read_in_tree,
     sha256,
     shell_join,
@@ -221,7 +221,10 @@ def not_written_message(notebook: str, err: PathError) -> str:
 
 
 def gitignore_command(root: str) -> str:
-    existing = read_bytes(os.path.join(root, ".gitignore"))
+    try:
+        existing = read_in_tree(root, ".gitignore")
+    except PathError:  # git reads no .gitignore that is a symlink: a new line starts it anew
+        existing = None
     line = shell_join([IGNORE_LINE])
     if existing and not existing.endswith(b"\n"):
         append = f"printf '\\n%s\\n' {line} >> .gitignore"
@@ -248,14 +251,13 @@ def print_report(root: str, report: Report, unstaged: list[str], tracked: list[s
         print(f"{NAME}: these scripts of your notebooks are not staged:", file=out)
         for py in unstaged:
             print(f"  {py}", file=out)
-        print(f"  run: {shell_join(['git', 'add', '--', *unstaged])}", file=out)
+        print(f"  run: {shell_join(['git', 'add', '--', *map(pathspec, unstaged)])}", file=out)
     if tracked:
         print(f"{NAME}: commits should hold .py scripts, not these notebooks:", file=out)
         for notebook in tracked:
             print(f"  {notebook}", file=out)
-        print(
-            f"  run: {shell_join(['git', 'rm', '--cached', '--quiet', '--', *tracked])}", file=out
-        )
+        untrack = ["git", "rm", "--cached", "--quiet", "--", *map(pathspec, tracked)]
+        print(f"  run: {shell_join(untrack)}", file=out)
         if set(tracked) - ignored_paths(root, tracked, no_index=True):
             print(f"  and ignore notebooks: {gitignore_command(root)}", file=out)
 
@@ -264,10 +266,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     try:
         root, git_dir = find_repo()
-        listing = list_notebooks(root, args.exclude)
     except GitError as err:
         print(f"{NAME}: error: {err}; run it inside a git work tree", file=sys.stderr)
         return 1
+    try:
+        return run(root, git_dir, args)
+    except GitError as err:  # git refused what it was asked: one line, never a traceback
+        print(f"{NAME}: error: git failed: {err}", file=sys.stderr)
+        return 1
+
+
+def run(root: str, git_dir: str, args: argparse.Namespace) -> int:
+    listing = list_notebooks(root, args.exclude)
     overwrite = {relative(root, p) for p in args.overwrite}
     cache = SyncCache.load(git_dir, config_fingerprint(root))
     in_sync: dict[str, str] = {}

@@ -38,6 +38,7 @@ from .util import (
     decode,
     find_repo,
     git,
+    glob_pathspec,
     read_blobs,
     read_in_tree,
     sha256,
@@ -111,7 +112,8 @@ def find_changes(root: str, args: argparse.Namespace) -> Changes:
             scripts.append(rel)
         return Changes(scripts, "HEAD", True)
     if args.all:
-        return Changes(zsplit(git(["ls-files", "-z", "--", "*.py"], root)), "HEAD", False)
+        listed = git(["ls-files", "-z", "--", glob_pathspec(".py")], root, patterns=True)
+        return Changes(zsplit(listed), "HEAD", False)
     if args.from_ref and args.to_ref:
         if is_null_ref(args.from_ref):  # post-checkout of a fresh clone
             out = git(["ls-tree", "-r", "-z", "--name-only", args.to_ref], root)
@@ -278,6 +280,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except GitError as err:
         print(f"{NAME}: error: {err}", file=sys.stderr)
         return 1
+    try:
+        return run(root, git_dir, args, changes)
+    except GitError as err:  # git refused what it was asked: one line, never a traceback
+        print(f"{NAME}: error: git failed: {err}", file=sys.stderr)
+        return 1
+
+
+def run(root: str, git_dir: str, args: argparse.Namespace, changes: Changes) -> int:
     bad = [
         p
         for p in changes.scripts

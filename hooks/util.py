@@ -21,6 +21,11 @@ A pulled commit can hold symbolic links (`a.ipynb -> /anywhere/file`, a folder `
   nothing from outside the repository can end up in a script that gets committed.
 
 Each refusal is a `PathError` whose str() is one line naming the file and the reason.
+
+File names come from whoever made the commit, so they are data for git too. Every git command
+runs with `GIT_LITERAL_PATHSPECS=1`, so a file named `:(glob)x.ipynb` is that file and not
+pathspec magic; the few calls that pass our own patterns (`*.py`) say so with `patterns=True`
+and spell their magic out.
 """
 
 from __future__ import annotations
@@ -67,11 +72,23 @@ def zsplit(raw: bytes) -> list[str]:
     return [decode(part) for part in raw.split(b"\0") if part]
 
 
-def git_popen(args: Sequence[str], cwd: str, stdin: bool = False) -> subprocess.Popen[bytes]:
-    """Start `git ARGS` in cwd with captured output, so several can run at once."""
+# The user's own pathspec defaults, set aside: each call says whether its paths are literal.
+_PATHSPECS = {f"GIT_{kind}_PATHSPECS": "0" for kind in ("GLOB", "NOGLOB", "ICASE")}
+
+
+def git_popen(
+    args: Sequence[str], cwd: str, stdin: bool = False, patterns: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start `git ARGS` in cwd with captured output, so several can run at once.
+
+    Paths in args are literal (a file may be named `:(glob)x`); `patterns` is for our own
+    pathspecs, which then write their magic out (`:(glob)**/*.py`). The user's own
+    GIT_*_PATHSPECS settings are set aside either way.
+    """
     return subprocess.Popen(
         ["git", *args],
         cwd=cwd,
+        env={**os.environ, **_PATHSPECS, "GIT_LITERAL_PATHSPECS": "0" if patterns else "1"},
         stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -86,8 +103,15 @@ def git_wait(proc: subprocess.Popen[bytes], input_: bytes | None = None) -> byte
     return out
 
 
-def git(args: Sequence[str], cwd: str, input_: bytes | None = None) -> bytes:
-    return git_wait(git_popen(args, cwd, stdin=input_ is not None), input_)
+def git(
+    args: Sequence[str], cwd: str, input_: bytes | None = None, patterns: bool = False
+) -> bytes:
+    return git_wait(git_popen(args, cwd, stdin=input_ is not None, patterns=patterns), input_)
+
+
+def glob_pathspec(extension: str) -> str:
+    """Our pathspec for every file with this extension, in any folder."""
+    return f":(glob)**/*{extension}"
 
 
 def find_repo(cwd: str | None = None) -> Repo:
@@ -131,12 +155,22 @@ def ignored_paths(root: str, paths: Sequence[str], no_index: bool = False) -> se
         paths = [p for p in paths if p not in beyond]
     if not paths:
         return set()
+    asked = {check_ignore_path(p): p for p in paths}
     args = ["check-ignore", "-z", "--stdin", *(["--no-index"] if no_index else [])]
-    proc = git_popen(args, root, stdin=True)
-    out, err = proc.communicate(b"".join(encode(p) + b"\0" for p in paths))
+    proc = git_popen(args, root, stdin=True, patterns=True)
+    out, err = proc.communicate(b"".join(encode(p) + b"\0" for p in asked))
     if proc.returncode not in (0, 1):  # 1 means "none of them is ignored"
         raise GitError(decode(err).strip())
-    return set(zsplit(out))
+    return {asked.get(p, p) for p in zsplit(out)}
+
+
+def check_ignore_path(path: str) -> str:
+    """A path as `git check-ignore` takes it: a name, but for a leading `:` (pathspec magic).
+
+    check-ignore accepts no magic but `top`, not even literal mode, and it takes what follows
+    one magic prefix as the name; it answers with what it was given.
+    """
+    return f":(top){path}" if path.startswith(":") else path
 
 
 def _beyond_symlinks(root: str, paths: Sequence[str]) -> set[str]:
@@ -151,6 +185,12 @@ def _beyond_symlinks(root: str, paths: Sequence[str]) -> set[str]:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def pathspec(path: str) -> str:
+    """A path for a git command the user runs, where paths are pathspecs: `:(literal)` when
+    the name would otherwise be read as magic or as a glob that matches other files too."""
+    return f":(literal){path}" if path.startswith(":") or any(c in path for c in "*?[\\") else path
 
 
 def shell_join(args: Iterable[str]) -> str:

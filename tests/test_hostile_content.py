@@ -1,0 +1,185 @@
+"""A repository's content is data: the names in a pulled commit are paths, never pathspec magic.
+
+One shared origin stands for a repository that `setup` prepared; each hostile commit is a branch
+of it, made by someone with push access (or the author of a tutorial one clones). Each test
+takes a fresh clone, set up with `setup` as a SageMaker user would, and then pulls, checks out,
+commits or runs `setup`/`doctor` there, with real git, real pre-commit and the hooks' own
+environment, built once for the run from the local index.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+from localindex import pip_env, wheel_dir
+from nbformat.v4 import new_code_cell, new_notebook
+from support import BIN, User
+
+APP = str(BIN / "git-credential-sagemaker")
+MAIN_PY = """\
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+# ---
+
+# %%
+{}
+"""
+MAGIC = ":(glob)lesson"
+
+
+def notebook_json(source: str) -> str:
+    notebook = new_notebook(cells=[new_code_cell(source)])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    return nbformat.writes(notebook) + "\n"
+
+
+class Workshop:
+    """The shared origin and the user who works with it."""
+
+    def __init__(self, root: Path, user: User) -> None:
+        self.root = root
+        self.user = user
+        self.origin = root / "origin.git"
+        self.git(root, "init", "-q", "--bare", str(self.origin))
+        author = root / "author"
+        self.git(root, "init", "-q", "-b", "main", str(author))
+        self.setup(author)
+        (author / "analysis.py").write_text(MAIN_PY.format("x = 1"))
+        self.git(author, "add", "-A")
+        self.git(author, "commit", "-q", "--no-verify", "-m", "Set up the analysis")
+        self.git(author, "remote", "add", "origin", str(self.origin))
+        self.git(author, "push", "-q", "origin", "main")
+        self.author = author
+
+    def run(self, args: list[str], cwd: Path, timeout: float = 300) -> tuple[int, str]:
+        done = self.user.run(args, cwd=cwd, timeout=timeout)
+        return done.returncode, (done.stdout + done.stderr).decode(errors="surrogateescape")
+
+    def git(self, cwd: Path, *args: str) -> str:
+        code, said = self.run(["git", *args], cwd)
+        assert code == 0, (args, said)
+        return said
+
+    def setup(self, repo: Path, *args: str) -> tuple[int, str]:
+        return self.run([APP, "setup", "--repo", str(repo), *args], repo)
+
+    def branch(
+        self, name: str, files: dict[str, str], links: dict[str, str], drop: list[str]
+    ) -> None:
+        """Push a branch off main: files written, symlinks made, paths removed."""
+        self.git(self.author, "checkout", "-q", "-b", name, "main")
+        for rel in drop:
+            self.git(self.author, "rm", "-q", "--", rel)
+        for rel, text in files.items():
+            (self.author / rel).write_text(text)
+        for rel, target in links.items():
+            (self.author / rel).symlink_to(target)
+        added = [*files, *links]
+        self.git(self.author, "--literal-pathspecs", "add", "-f", "--", *added)
+        self.git(self.author, "commit", "-q", "--no-verify", "-m", f"Add {name}")
+        self.git(self.author, "push", "-q", "origin", name)
+        self.git(self.author, "checkout", "-q", "main")
+
+    def clone(self, dest: Path, branch: str = "main") -> Path:
+        self.git(dest.parent, "clone", "-q", "-b", branch, str(self.origin), str(dest))
+        return dest
+
+    def set_up_clone(self, dest: Path) -> Path:
+        """A clone of main with the hooks installed by setup, as the victim works in it."""
+        clone = self.clone(dest)
+        code, said = self.setup(clone)
+        assert code == 0, said
+        return clone
+
+
+@pytest.fixture(scope="module")
+def workshop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workshop]:
+    root = tmp_path_factory.mktemp("workshop")
+    with User(root) as user:
+        user.env.update(pip_env(wheel_dir(tmp_path_factory)))
+        user.env["PRE_COMMIT_HOME"] = str(tmp_path_factory.getbasetemp() / "pre-commit-home")
+        shop = Workshop(root, user)
+        shop.branch("magic-names", {f"{MAGIC}.ipynb": notebook_json("z = 3")}, {}, [])
+        shop.branch(
+            "linked-gitignore", {"rules": "*.ipynb\n"}, {".gitignore": "rules"}, [".gitignore"]
+        )
+        yield shop
+
+
+def lines_with(said: str, text: str) -> list[str]:
+    return [line for line in said.splitlines() if text in line]
+
+
+# --- names are paths, never pathspec magic -----------------------------------------------------
+
+
+def test_a_pulled_notebook_named_like_pathspec_magic_is_a_notebook_to_the_hook(
+    workshop: Workshop, tmp_path: Path
+) -> None:
+    clone = workshop.set_up_clone(tmp_path / "clone")
+    workshop.git(clone, "pull", "-q", "origin", "magic-names")
+
+    code, said = workshop.run(["git", "commit", "-q", "--allow-empty", "-m", "Try"], clone)
+
+    assert "Traceback" not in said and "GitError" not in said
+    assert code == 1
+    assert f"  {MAGIC}.ipynb" in said.splitlines()
+    for line in lines_with(said, "run: "):
+        done = subprocess.run(
+            ["sh", "-c", line.split("run: ", 1)[1]], cwd=clone, capture_output=True, check=False
+        )
+        assert done.returncode == 0, (line, done.stderr)
+    code, said = workshop.run(["git", "commit", "-q", "-m", "Keep the script only"], clone)
+    assert code == 0, said
+    tracked = workshop.git(clone, "ls-files", "-z").split("\0")
+    assert f"{MAGIC}.py" in tracked and f"{MAGIC}.ipynb" not in tracked
+
+
+def test_setup_migrates_a_notebook_named_like_pathspec_magic(
+    workshop: Workshop, tmp_path: Path
+) -> None:
+    clone = workshop.clone(tmp_path / "clone", "magic-names")
+
+    code, said = workshop.setup(clone, "--migrate")
+
+    assert "Traceback" not in said
+    assert code == 0, said
+    assert f"changed: {MAGIC}.ipynb: converted to {MAGIC}.py (staged); " in said
+    staged = workshop.git(clone, "diff", "--cached", "--name-status", "-z").split("\0")
+    assert staged[staged.index(f"{MAGIC}.py") - 1] == "A"
+    assert staged[staged.index(f"{MAGIC}.ipynb") - 1] == "D"
+
+
+def test_a_gitignore_that_is_a_symlink_is_one_line_from_setup_and_fixed_by_doctors_fix(
+    workshop: Workshop, tmp_path: Path
+) -> None:
+    clone = workshop.clone(tmp_path / "clone", "linked-gitignore")
+    before = sorted(os.listdir(clone))
+
+    code, said = workshop.setup(clone)
+
+    assert "Traceback" not in said
+    assert code == 1
+    assert said.splitlines() == [
+        "git-credential-sagemaker: .gitignore is a symbolic link (to rules), which setup never "
+        "writes through and git does not read; make it a regular file, then rerun "
+        "git-credential-sagemaker setup"
+    ]
+    assert sorted(os.listdir(clone)) == before  # refused before anything changed
+
+    code, said = workshop.run([APP, "doctor"], clone)
+    lines = said.splitlines()
+    problem = ".gitignore is a symbolic link, which git does not read, so notebooks are not ignored"
+    fix = lines[lines.index(problem) + 1].removeprefix("    fix: ")
+    assert workshop.run(["sh", "-c", fix], clone)[0] == 0
+    assert not (clone / ".gitignore").is_symlink()
+    assert (clone / "rules").read_text() == "*.ipynb\n"  # the file it led to is left alone
