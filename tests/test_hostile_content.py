@@ -1,4 +1,5 @@
-"""A repository's content is data: the names in a pulled commit are paths, never pathspec magic.
+"""A repository's content is data: what a pulled commit holds is never run, followed out of the
+tree, or read as pathspec magic.
 
 One shared origin stands for a repository that `setup` prepared; each hostile commit is a branch
 of it, made by someone with push access (or the author of a tutorial one clones). Each test
@@ -33,6 +34,14 @@ MAIN_PY = """\
 # %%
 {}
 """
+# Runs only if something executes the file: jupytext treats .jupytext.py as Python config.
+PYTHON_CONFIG = (
+    "import pathlib\n"
+    "pathlib.Path(__file__).with_name('jupytext-py-ran').write_text('ran')\n"
+    "c.formats = 'ipynb,py:percent'\n"
+)
+MARKER = "jupytext-py-ran"
+SECRET = "AKIAEXAMPLESECRETKEY"
 MAGIC = ":(glob)lesson"
 
 
@@ -43,12 +52,15 @@ def notebook_json(source: str) -> str:
 
 
 class Workshop:
-    """The shared origin and the user who works with it."""
+    """The shared origin, the outside of every clone (an AWS credentials file), and a user."""
 
     def __init__(self, root: Path, user: User) -> None:
         self.root = root
         self.user = user
         self.origin = root / "origin.git"
+        self.outside = root / "dot-aws" / "credentials"
+        self.outside.parent.mkdir()
+        self.outside.write_text(f"[default]\naws_access_key_id = {SECRET}\n")
         self.git(root, "init", "-q", "--bare", str(self.origin))
         author = root / "author"
         self.git(root, "init", "-q", "-b", "main", str(author))
@@ -108,6 +120,11 @@ def workshop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workshop]:
         user.env.update(pip_env(wheel_dir(tmp_path_factory)))
         user.env["PRE_COMMIT_HOME"] = str(tmp_path_factory.getbasetemp() / "pre-commit-home")
         shop = Workshop(root, user)
+        lesson = {"lesson2.py": MAIN_PY.format("y = 2")}
+        shop.branch(
+            "python-config", {**lesson, ".jupytext.py": PYTHON_CONFIG}, {}, ["jupytext.toml"]
+        )
+        shop.branch("linked-config", lesson, {"jupytext.yml": str(shop.outside)}, ["jupytext.toml"])
         shop.branch("magic-names", {f"{MAGIC}.ipynb": notebook_json("z = 3")}, {}, [])
         shop.branch(
             "linked-gitignore", {"rules": "*.ipynb\n"}, {".gitignore": "rules"}, [".gitignore"]
@@ -115,8 +132,87 @@ def workshop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workshop]:
         yield shop
 
 
+def no_hooks(repo: Path) -> list[str]:
+    """git options that run none of the clone's hooks (to pull without them)."""
+    empty = repo.parent / "no-hooks"
+    empty.mkdir(exist_ok=True)
+    return ["-c", f"core.hooksPath={empty}"]
+
+
+def commit_a_notebook(shop: Workshop, clone: Path) -> tuple[int, str]:
+    """Save a new notebook and commit a README change: the pre-commit hook runs."""
+    (clone / "new.ipynb").write_text(notebook_json("w = 4"))
+    (clone / "README.md").write_text("notes\n")
+    shop.git(clone, "add", "README.md")
+    return shop.run(["git", "commit", "-q", "-m", "Notes"], clone)
+
+
 def lines_with(said: str, text: str) -> list[str]:
     return [line for line in said.splitlines() if text in line]
+
+
+# --- a .jupytext.py is never run ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["pull", "checkout", "commit", "setup --dry-run", "setup"])
+def test_a_pulled_jupytext_py_is_never_run(workshop: Workshop, tmp_path: Path, how: str) -> None:
+    if how.startswith("setup"):
+        clone = workshop.clone(tmp_path / "clone", "python-config")
+        code, said = workshop.setup(clone, *how.split()[1:])
+        assert not (clone / MARKER).exists()
+        assert code == 1
+        assert said.splitlines() == [
+            "git-credential-sagemaker: .jupytext.py is Python, and nothing from a repository is "
+            "ever run, so it is not read; put its settings in jupytext.toml and delete it, then "
+            "rerun git-credential-sagemaker setup"
+        ]
+    else:
+        clone = workshop.set_up_clone(tmp_path / "clone")
+        if how == "pull":
+            code, said = workshop.run(["git", "pull", "-q", "origin", "python-config"], clone)
+        elif how == "checkout":
+            code, said = workshop.run(["git", "checkout", "-q", "python-config"], clone)
+        else:
+            pull = ["git", *no_hooks(clone), "pull", "-q", "origin", "python-config"]
+            workshop.git(clone, *pull[1:])
+            code, said = commit_a_notebook(workshop, clone)
+        assert not (clone / MARKER).exists()
+        if how == "commit":
+            assert code == 1  # the commit stops: the configuration is refused
+        hook = "notebooks-to-py" if how == "commit" else "py-to-notebooks"
+        assert lines_with(said, ".jupytext.py") == [
+            f"{hook}: error: .jupytext.py is Python, and nothing from a repository is ever run, "
+            "so it is not read; put its settings in jupytext.toml and delete it"
+        ], said
+    assert "Traceback" not in said
+
+
+# --- a configuration linked out of the tree is never read -----------------------------------
+
+
+@pytest.mark.parametrize("how", ["pull", "commit", "setup"])
+def test_a_jupytext_config_linked_out_of_the_tree_is_never_read(
+    workshop: Workshop, tmp_path: Path, how: str
+) -> None:
+    if how == "setup":
+        clone = workshop.clone(tmp_path / "clone", "linked-config")
+        code, said = workshop.setup(clone)
+    else:
+        clone = workshop.set_up_clone(tmp_path / "clone")
+        if how == "pull":
+            code, said = workshop.run(["git", "pull", "-q", "origin", "linked-config"], clone)
+        else:
+            pull = ["git", *no_hooks(clone), "pull", "-q", "origin", "linked-config"]
+            workshop.git(clone, *pull[1:])
+            code, said = commit_a_notebook(workshop, clone)
+    assert SECRET not in said and "aws_access_key_id" not in said
+    assert code == 1 or how == "pull"
+    assert len(lines_with(said, "jupytext.yml")) == 1, said
+    assert (
+        f"jupytext.yml is a symbolic link leading outside the repository (to {workshop.outside})"
+        in said
+    )
+    assert "Traceback" not in said
 
 
 # --- names are paths, never pathspec magic -----------------------------------------------------

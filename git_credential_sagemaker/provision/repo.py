@@ -28,7 +28,8 @@ so a migrated script is byte-identical to what the pre-commit hook writes, and t
 cache records it: the first commit after setup finds everything in sync.
 
 The repository's files are data written by whoever made its commits, as for the hooks: they
-are read with the hooks' `read_in_tree` (never through a symlink that leads outside), a file
+are read with the hooks' `read_in_tree` (never through a symlink that leads outside), the
+jupytext configuration with `jupytext_config` (a `.jupytext.py` is refused, never run), a file
 setup would replace must be a regular file, file names reach git as literal paths, and every
 failure, git's and the hooks' own included, leaves the two entry points as one SetupError line.
 """
@@ -48,7 +49,13 @@ from git_credential_sagemaker.credential import gitconfig, paths
 from git_credential_sagemaker.credential.files import atomic_write
 from git_credential_sagemaker.errors import SetupError
 from git_credential_sagemaker.hooks import cache as hook_cache
-from git_credential_sagemaker.hooks import discover, notebooks_to_py, py_to_notebooks, util
+from git_credential_sagemaker.hooks import (
+    discover,
+    jupytext_config,
+    notebooks_to_py,
+    py_to_notebooks,
+    util,
+)
 from git_credential_sagemaker.provision import precommit_config, wheelhouse
 from git_credential_sagemaker.provision.machine import Machine
 from git_credential_sagemaker.provision.precommit_config import CONFIG, HOOK_TYPES, config_state
@@ -196,17 +203,15 @@ def _gitignore_text(root: str, lines: list[str]) -> bytes:
 
 
 def _has_jupytext_config(root: str) -> bool:
-    """Whether jupytext finds a configuration at the root (a file, or pyproject's table)."""
-    from jupytext.config import (  # type: ignore[import-untyped]
-        find_jupytext_configuration_file,
-    )
+    """Whether jupytext finds a configuration at the root (a file, or pyproject's table).
 
+    A `.jupytext.py` that jupytext would take, a configuration that leads outside the tree, or
+    a pyproject.toml that is not TOML is a SetupError, before anything changes.
+    """
     try:
-        return bool(find_jupytext_configuration_file(root, search_parent_dirs=False))
-    except Exception as err:  # a pyproject.toml that is not valid TOML
-        raise SetupError(
-            f"pyproject.toml: {type(err).__name__}: {err}; fix it, then rerun {SETUP}"
-        ) from None
+        return jupytext_config.find(root) is not None
+    except util.ConfigError as err:
+        raise SetupError(f"{err}, then rerun {SETUP}") from None
 
 
 # --- pre-commit's git hooks ------------------------------------------------------------------
