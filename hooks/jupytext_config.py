@@ -21,7 +21,7 @@ import os
 import sys
 from typing import Any, NamedTuple, Optional
 
-from .util import ConfigError, PathError, read_in_tree
+from .util import ConfigError, PathError, escape, read_in_tree
 
 # jupytext.config.JUPYTEXT_CONFIG_FILES, in jupytext's order (the first that is a file wins),
 # then pyproject.toml, which counts when it has a [tool.jupytext] table.
@@ -51,7 +51,7 @@ class Found(NamedTuple):
 
 def _one_line(text: str) -> str:
     said = " ".join(text.split())
-    return said if len(said) <= MAX_DETAIL else said[:MAX_DETAIL] + "..."
+    return escape(said if len(said) <= MAX_DETAIL else said[:MAX_DETAIL] + "...")
 
 
 def _read(root: str, name: str) -> Optional[str]:

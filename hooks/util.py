@@ -1,5 +1,6 @@
 """Small helpers shared by the notebook hooks: running git, splitting its `-z` output, quoting,
-and reading and writing files in the work tree without being led out of it.
+escaping what reaches the terminal, and reading and writing files in the work tree without being
+led out of it.
 
 Everything here is stdlib-only and cheap to import, because the hooks' "nothing changed" path
 must finish in a few tens of milliseconds. Git output is handled as bytes split on NUL and
@@ -22,10 +23,13 @@ A pulled commit can hold symbolic links (`a.ipynb -> /anywhere/file`, a folder `
 
 Each refusal is a `PathError` whose str() is one line naming the file and the reason.
 
-File names come from whoever made the commit, so they are data for git too. Every git command
-runs with `GIT_LITERAL_PATHSPECS=1`, so a file named `:(glob)x.ipynb` is that file and not
-pathspec magic; the few calls that pass our own patterns (`*.py`) say so with `patterns=True`
-and spell their magic out.
+File names come from whoever made the commit, so they are data for git and for the terminal
+alike. Every git command runs with `GIT_LITERAL_PATHSPECS=1`, so a file named `:(glob)x.ipynb`
+is that file and not pathspec magic; the few calls that pass our own patterns (`*.py`) say so
+with `patterns=True` and spell their magic out. Every line the hooks print goes through
+`escape`, which turns control characters (`\\033[2K\\r` would redraw the line above) and the
+bytes of a name that is not UTF-8 into `%XX`, as the credential helper's prompt does; and
+`shell_join` quotes such a name as `$'...'`, so a printed command still names the file.
 """
 
 from __future__ import annotations
@@ -33,19 +37,24 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import secrets
 import shlex
 import stat
 import subprocess
+import sys
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, Optional, TextIO
 
 ENCODING = "utf-8"
 ERRORS = "surrogateescape"
 
 
 class GitError(RuntimeError):
-    """A git command exited non-zero; the message holds its stderr."""
+    """A git command exited non-zero; the message holds its stderr on one line, escaped."""
+
+    def __init__(self, stderr: str):
+        super().__init__(" ".join(escape(line.strip()) for line in stderr.splitlines() if line))
 
 
 class ConfigError(RuntimeError):
@@ -65,6 +74,36 @@ def decode(raw: bytes) -> str:
 
 def encode(text: str) -> bytes:
     return text.encode(ENCODING, ERRORS)
+
+
+# Control characters (C0, DEL, C1), and the lone surrogates that stand for bytes that are not
+# UTF-8 after decoding with surrogateescape.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\udc80-\udcff]")
+
+
+def _bytes_of(char: str) -> bytes:
+    code = ord(char)
+    return bytes([code - 0xDC00]) if code >= 0xDC80 else char.encode(ENCODING)
+
+
+def _percent(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"%{code - 0xDC00 if code >= 0xDC80 else code:02X}"
+
+
+def escape(text: str) -> str:
+    """Text that is safe to print: each control character or stray byte becomes `%XX`."""
+    return _UNPRINTABLE.sub(_percent, text)
+
+
+def escape_lines(text: str) -> str:
+    """`escape` for a message of several lines: its own line breaks are kept."""
+    return "\n".join(escape(line) for line in text.split("\n"))
+
+
+def say(message: str, file: Optional[TextIO] = None) -> None:
+    """Print one of the hooks' messages, escaped."""
+    print(escape_lines(message), file=file or sys.stdout)
 
 
 def zsplit(raw: bytes) -> list[str]:
@@ -193,18 +232,35 @@ def pathspec(path: str) -> str:
     return f":(literal){path}" if path.startswith(":") or any(c in path for c in "*?[\\") else path
 
 
+def shell_quote(arg: str) -> str:
+    """One word for a shell; a name holding control characters or stray bytes as `$'...'`.
+
+    `$'...'` is bash's and zsh's (and POSIX's since 2024), the shells of a SageMaker terminal;
+    a name like that could not be pasted raw into any shell anyway.
+    """
+    if not _UNPRINTABLE.search(arg):
+        return shlex.quote(arg)
+    out = []
+    for char in arg:
+        if _UNPRINTABLE.match(char):
+            out.append("".join(f"\\x{byte:02x}" for byte in _bytes_of(char)))
+        else:
+            out.append("\\" + char if char in "\\'" else char)
+    return "$'" + "".join(out) + "'"
+
+
 def shell_join(args: Iterable[str]) -> str:
     """A command line the user can paste into a POSIX shell as is."""
-    return " ".join(shlex.quote(arg) for arg in args)
+    return " ".join(shell_quote(arg) for arg in args)
 
 
 class PathError(Exception):
     """A file the hooks refuse to read or write, or could not write; str() is one line."""
 
     def __init__(self, path: str, reason: str):
-        super().__init__(f"{path} {reason}")
+        super().__init__(escape(f"{path} {reason}"))
         self.path = path
-        self.reason = reason
+        self.reason = escape(reason)
 
 
 def _inside(path: str, root: str) -> bool:

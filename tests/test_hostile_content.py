@@ -1,5 +1,5 @@
 """A repository's content is data: what a pulled commit holds is never run, followed out of the
-tree, or read as pathspec magic.
+tree, printed raw, or read as pathspec magic.
 
 One shared origin stands for a repository that `setup` prepared; each hostile commit is a branch
 of it, made by someone with push access (or the author of a tutorial one clones). Each test
@@ -42,6 +42,7 @@ PYTHON_CONFIG = (
 )
 MARKER = "jupytext-py-ran"
 SECRET = "AKIAEXAMPLESECRETKEY"
+CONTROL = "\x1b[2K\rlesson"  # erases the line and returns to its start
 MAGIC = ":(glob)lesson"
 
 
@@ -125,6 +126,7 @@ def workshop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workshop]:
             "python-config", {**lesson, ".jupytext.py": PYTHON_CONFIG}, {}, ["jupytext.toml"]
         )
         shop.branch("linked-config", lesson, {"jupytext.yml": str(shop.outside)}, ["jupytext.toml"])
+        shop.branch("control-names", {f"{CONTROL}.ipynb": notebook_json("z = 3")}, {}, [])
         shop.branch("magic-names", {f"{MAGIC}.ipynb": notebook_json("z = 3")}, {}, [])
         shop.branch(
             "linked-gitignore", {"rules": "*.ipynb\n"}, {".gitignore": "rules"}, [".gitignore"]
@@ -213,6 +215,49 @@ def test_a_jupytext_config_linked_out_of_the_tree_is_never_read(
         in said
     )
     assert "Traceback" not in said
+
+
+# --- names are printed escaped ----------------------------------------------------------------
+
+
+def test_a_pulled_name_with_control_characters_cannot_redraw_the_hooks_lines(
+    workshop: Workshop, tmp_path: Path
+) -> None:
+    clone = workshop.set_up_clone(tmp_path / "clone")
+    workshop.git(clone, "pull", "-q", "origin", "control-names")
+
+    code, said = workshop.run(["git", "commit", "-q", "--allow-empty", "-m", "Try"], clone)
+
+    assert "\x1b" not in said and "\r" not in said
+    assert code == 1
+    shown = "%1B[2K%0Dlesson"
+    assert f"  {shown}.py" in said.splitlines()  # the script the hook wrote, not staged
+    assert f"  {shown}.ipynb" in said.splitlines()  # the notebook the commit should not hold
+    for line in lines_with(said, "run: "):  # bash reads the $'...' names as the real files
+        done = subprocess.run(
+            ["bash", "-c", line.split("run: ", 1)[1]], cwd=clone, capture_output=True, check=False
+        )
+        assert done.returncode == 0, (line, done.stderr)
+    staged = workshop.git(clone, "diff", "--cached", "--name-only", "-z").split("\0")
+    assert f"{CONTROL}.py" in staged
+
+
+def test_setup_and_doctor_print_names_from_the_tree_escaped(
+    workshop: Workshop, tmp_path: Path
+) -> None:
+    clone = workshop.clone(tmp_path / "clone", "control-names")
+
+    setup_code, setup_said = workshop.setup(clone)
+    doctor_code, doctor_said = workshop.run([APP, "doctor"], clone)
+
+    for said in (setup_said, doctor_said):
+        assert "\x1b" not in said and "\r" not in said
+    assert setup_code == 0, setup_said
+    assert "note: nothing done yet for the 1 tracked notebook(s) (%1B[2K%0Dlesson.ipynb)" in (
+        setup_said
+    )
+    assert doctor_code == 1
+    assert "1 notebook(s) tracked by git (%1B[2K%0Dlesson.ipynb)" in doctor_said
 
 
 # --- names are paths, never pathspec magic -----------------------------------------------------

@@ -29,9 +29,9 @@ cache records it: the first commit after setup finds everything in sync.
 
 The repository's files are data written by whoever made its commits, as for the hooks: they
 are read with the hooks' `read_in_tree` (never through a symlink that leads outside), the
-jupytext configuration with `jupytext_config` (a `.jupytext.py` is refused, never run), a file
-setup would replace must be a regular file, file names reach git as literal paths, and every
-failure, git's and the hooks' own included, leaves the two entry points as one SetupError line.
+jupytext configuration with `jupytext_config` (a `.jupytext.py` is refused, never run), file
+names reach git as literal paths, and every line that goes back to the user (a `Change`, a
+problem, a `SetupError`) is escaped at the two entry points, so no name can redraw the terminal.
 """
 
 from __future__ import annotations
@@ -113,8 +113,7 @@ def _git(args: Sequence[str], root: str, patterns: bool = False) -> bytes:
     try:
         return util.git(args, root, patterns=patterns)
     except util.GitError as err:
-        said = " ".join(str(err).split())  # git's message on one line
-        raise SetupError(f"git {util.shell_join(args)} failed: {said}") from None
+        raise SetupError(f"git {util.shell_join(args)} failed: {err}") from None
 
 
 def _tracked_notebooks(root: str) -> list[str]:
@@ -152,13 +151,15 @@ def _write(root: str, rel: str, data: bytes) -> None:
 
 @contextlib.contextmanager
 def _one_line_errors() -> Iterator[None]:
-    """Every failure of git or of the hooks' code as one SetupError line, never a traceback."""
+    """Every failure as one escaped SetupError line: names from the tree are data."""
     try:
         yield
+    except SetupError as err:
+        raise SetupError(util.escape(" ".join(str(err).splitlines()))) from None
     except util.GitError as err:
-        raise SetupError(f"git failed: {' '.join(str(err).split())}") from None
+        raise SetupError(f"git failed: {err}") from None
     except (util.PathError, util.ConfigError) as err:
-        raise SetupError(str(err)) from None
+        raise SetupError(util.escape(str(err))) from None
 
 
 # --- .gitignore ----------------------------------------------------------------------------
@@ -501,7 +502,8 @@ def setup_repo(
     migrated) raises SetupError before anything is written.
     """
     with _one_line_errors():
-        return _setup_repo(repo, migrate, dry_run, python, wheels)
+        changes = _setup_repo(repo, migrate, dry_run, python, wheels)
+    return [Change(util.escape(change.what), change.advice) for change in changes]
 
 
 def _setup_repo(
@@ -593,9 +595,11 @@ def repo_problems(repo: Path, prog: Sequence[str] = (APP,)) -> list[tuple[str, s
     names still runs pre-commit), our two hooks in .pre-commit-config.yaml, notebooks tracked
     by git, and .gitignore covering notebooks. `prog` runs this program on the machine as it
     is (after a restart, pre-commit itself may be on no PATH): the fixes are its `setup`.
+    Each problem is one escaped line; each fix is a command quoted for the shell.
     """
     with _one_line_errors():
-        return _repo_problems(repo, prog)
+        problems = _repo_problems(repo, prog)
+    return [(util.escape(problem), fix) for problem, fix in problems]
 
 
 def _repo_problems(repo: Path, prog: Sequence[str]) -> list[tuple[str, str]]:
