@@ -9,7 +9,8 @@ part of the repository, and so is written by whoever made the last commit: here 
 like any other file of the tree, never through a symlink that leads outside (whose content
 could end up quoted in an error), and a `.jupytext.py` that jupytext would pick is refused
 in one line rather than run. The text then goes to jupytext's parser with the file's name,
-so TOML, YAML and JSON mean exactly what they mean to jupytext.
+so TOML, YAML and JSON mean exactly what they mean to jupytext; YAML is first checked for
+aliases that expand without bound (yaml_aliases).
 
 `find` needs no jupytext (the hooks' skip path and `setup` only ask whether there is one);
 `load` imports it.
@@ -21,6 +22,7 @@ import os
 import sys
 from typing import Any, NamedTuple, Optional
 
+from . import yaml_aliases
 from .util import ConfigError, PathError, escape, read_in_tree
 
 # jupytext.config.JUPYTEXT_CONFIG_FILES, in jupytext's order (the first that is a file wins),
@@ -113,6 +115,8 @@ def load(root: str) -> Any:
     )
 
     name = found.name
+    if name.endswith((".yml", ".yaml")):
+        _check_aliases(name, found.text)
     try:
         # With the text given, jupytext parses it by the name's ending and opens nothing.
         return load_jupytext_configuration_file(name, found.text)
@@ -120,3 +124,14 @@ def load(root: str) -> Any:
         raise ConfigError(
             f"{name}: {type(err).__name__}: {_one_line(str(err))}; fix or remove {name}"
         ) from None
+
+
+def _check_aliases(name: str, text: str) -> None:
+    import yaml  # type: ignore[import-untyped,unused-ignore]
+
+    try:
+        problem = yaml_aliases.problem(yaml.parse(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError:
+        return  # jupytext's own parse says where
+    if problem is not None:
+        raise ConfigError(f"{name} {problem}; write the repeated parts out")

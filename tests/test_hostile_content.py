@@ -1,5 +1,5 @@
 """A repository's content is data: what a pulled commit holds is never run, followed out of the
-tree, printed raw, or read as pathspec magic.
+tree, printed raw, read as pathspec magic, or expanded without bound.
 
 One shared origin stands for a repository that `setup` prepared; each hostile commit is a branch
 of it, made by someone with push access (or the author of a tutorial one clones). Each test
@@ -52,6 +52,29 @@ def notebook_json(source: str) -> str:
     return nbformat.writes(notebook) + "\n"
 
 
+def anchors(levels: int) -> list[str]:
+    """YAML lines whose last anchor, a{levels}, stands for 10**levels scalars."""
+    lines = ["a0: &a0 [" + ", ".join(["lol"] * 10) + "]"]
+    for i in range(1, levels + 1):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]")
+    return lines
+
+
+def alias_bomb(levels: int) -> str:
+    """A .pre-commit-config.yaml with a hook whose entry is 10**levels scalars."""
+    lines = anchors(levels)
+    lines += [
+        "repos:",
+        "- repo: local",
+        "  hooks:",
+        "  - id: lol",
+        "    name: lol",
+        f"    entry: *a{levels}",
+        "    language: system",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 class Workshop:
     """The shared origin, the outside of every clone (an AWS credentials file), and a user."""
 
@@ -72,6 +95,9 @@ class Workshop:
         self.git(author, "remote", "add", "origin", str(self.origin))
         self.git(author, "push", "-q", "origin", "main")
         self.author = author
+        # The hooks' environment, built once here, so that no test's bound includes it.
+        code, said = self.run([str(BIN / "pre-commit"), "install-hooks"], author, timeout=600)
+        assert code == 0, said
 
     def run(self, args: list[str], cwd: Path, timeout: float = 300) -> tuple[int, str]:
         done = self.user.run(args, cwd=cwd, timeout=timeout)
@@ -131,6 +157,9 @@ def workshop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workshop]:
         shop.branch(
             "linked-gitignore", {"rules": "*.ipynb\n"}, {".gitignore": "rules"}, [".gitignore"]
         )
+        shop.branch("alias-bomb", {".pre-commit-config.yaml": alias_bomb(8)}, {}, [])
+        bomb = "\n".join([*anchors(8), "formats: *a8"]) + "\n"
+        shop.branch("jupytext-bomb", {**lesson, "jupytext.yml": bomb}, {}, ["jupytext.toml"])
         yield shop
 
 
@@ -324,3 +353,46 @@ def test_a_gitignore_that_is_a_symlink_is_one_line_from_setup_and_fixed_by_docto
     assert workshop.run(["sh", "-c", fix], clone)[0] == 0
     assert not (clone / ".gitignore").is_symlink()
     assert (clone / "rules").read_text() == "*.ipynb\n"  # the file it led to is left alone
+
+
+# --- an alias bomb is refused at once -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["setup", "doctor"])
+def test_an_alias_bomb_in_the_pre_commit_config_is_refused_at_once(
+    workshop: Workshop, tmp_path: Path, command: str
+) -> None:
+    clone = workshop.clone(tmp_path / "clone", "alias-bomb")
+    args = [APP, "setup", "--repo", str(clone)] if command == "setup" else [APP, "doctor"]
+
+    code, said = workshop.run(args, clone, timeout=20)  # 10**8 nodes: hours, if expanded
+
+    assert code == 1
+    refusal = ".pre-commit-config.yaml has aliases that repeat more than 10000 nodes"
+    assert len(lines_with(said, refusal)) == 1, said
+    assert "Traceback" not in said
+    if command == "setup":
+        assert said.splitlines()[0].startswith(f"git-credential-sagemaker: {refusal}")
+        # Aliases a person writes, a merge key and a repeated list, are not refused.
+        (clone / ".pre-commit-config.yaml").write_text(
+            "repos:\n- repo: local\n  hooks:\n"
+            "  - &check\n    id: one\n    name: one\n    entry: 'true'\n"
+            "    language: system\n    files: &scripts ^(a|b)[.]py$\n"
+            "  - <<: *check\n    id: two\n    name: two\n    exclude: *scripts\n"
+        )
+        code, said = workshop.run(args, clone, timeout=120)
+        assert code == 0, said
+
+
+def test_an_alias_bomb_in_a_pulled_jupytext_config_is_refused_at_once(
+    workshop: Workshop, tmp_path: Path
+) -> None:
+    clone = workshop.set_up_clone(tmp_path / "clone")
+
+    code, said = workshop.run(["git", "pull", "-q", "origin", "jupytext-bomb"], clone, timeout=30)
+
+    assert lines_with(said, "jupytext.yml") == [
+        "py-to-notebooks: error: jupytext.yml has aliases that repeat more than 10000 nodes; "
+        "write the repeated parts out"
+    ], said
+    assert code == 0  # the pull itself went through; the hook said what it refused

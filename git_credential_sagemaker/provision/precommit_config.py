@@ -15,7 +15,8 @@ entry after the last repo, the hook types at the end), so the user's other hooks
 layout stay byte for byte. A full round-trip dump is the fallback for unusual layouts.
 
 The file comes with the repository, so it is read like the hooks read the tree (never through a
-symlink that leads outside).
+symlink that leads outside), and YAML whose aliases would expand without bound (a "billion
+laughs" bomb) is refused before ruamel.yaml builds anything (hooks.yaml_aliases).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from git_credential_sagemaker.errors import SetupError
-from git_credential_sagemaker.hooks import notebooks_to_py, py_to_notebooks, util
+from git_credential_sagemaker.hooks import notebooks_to_py, py_to_notebooks, util, yaml_aliases
 from git_credential_sagemaker.provision import wheelhouse
 
 CONFIG = ".pre-commit-config.yaml"
@@ -163,8 +164,18 @@ def _plain(data: Any) -> Any:
     return data
 
 
+def _alias_problem(text: str) -> Optional[str]:
+    """Why the text's aliases are refused (yaml_aliases), or None; syntax is the load's to tell."""
+    try:
+        return yaml_aliases.problem(_yaml().parse(text))
+    except YAMLError:
+        return None
+
+
 def _parsed(text: str) -> Any:
     """The text's content as plain data, or None when it is not valid YAML."""
+    if _alias_problem(text) is not None:
+        return None
     try:
         return _plain(_yaml().load(text))
     except YAMLError:
@@ -172,6 +183,9 @@ def _parsed(text: str) -> Any:
 
 
 def _load_config(text: str) -> Any:
+    problem = _alias_problem(text)
+    if problem is not None:
+        raise SetupError(f"{CONFIG} {problem}; write the repeated parts out")
     try:
         data = _yaml().load(text)
     except YAMLError as err:
