@@ -23,29 +23,12 @@ import os
 from collections.abc import Iterator
 from typing import NamedTuple
 
+from .jupytext_config import CONFIG_FILE_NAMES
 from .util import PathError, read_in_tree, write_in_tree
 
 CACHE_VERSION = 1
 CACHE_DIR = "git-credential-sagemaker"
 CACHE_FILE = "notebooks.json"
-
-# The names jupytext looks for in a folder (jupytext.config.JUPYTEXT_CONFIG_FILES), plus
-# pyproject.toml, which counts when it has a [tool.jupytext] table. Kept here so the
-# skip path can fingerprint the configuration without importing jupytext.
-CONFIG_FILE_NAMES = (
-    "jupytext",
-    "jupytext.toml",
-    "jupytext.yml",
-    "jupytext.yaml",
-    "jupytext.json",
-    ".jupytext",
-    ".jupytext.toml",
-    ".jupytext.yml",
-    ".jupytext.yaml",
-    ".jupytext.json",
-    ".jupytext.py",
-    "pyproject.toml",
-)
 
 
 class Entry(NamedTuple):

@@ -19,10 +19,12 @@ import fnmatch
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from .util import git_popen, git_wait, zsplit
+from .util import git_popen, git_wait, glob_pathspec, zsplit
 
 CHECKPOINTS = ".ipynb_checkpoints"
 STATUS_ARGS = ("ls-files", "-z", "-t", "--cached", "--others", "--modified", "--exclude-standard")
+NOTEBOOKS = glob_pathspec(".ipynb")
+SCRIPTS = glob_pathspec(".py")
 
 
 class IndexStatus(NamedTuple):
@@ -69,15 +71,18 @@ def select_notebooks(paths: Iterable[str], excludes: Sequence[str]) -> list[str]
     return sorted({p for p in paths if is_notebook_candidate(p, excludes)})
 
 
-def index_status(root: str, pathspecs: Sequence[str] = ("*.py",)) -> IndexStatus:
-    return parse_status(git_wait(git_popen([*STATUS_ARGS, "--", *pathspecs], root)))
+def index_status(root: str, pathspecs: Sequence[str] = (SCRIPTS,)) -> IndexStatus:
+    """The index state of the files our pathspecs (`glob_pathspec`) match."""
+    return parse_status(git_wait(git_popen([*STATUS_ARGS, "--", *pathspecs], root, patterns=True)))
 
 
 def list_notebooks(root: str, excludes: Sequence[str]) -> Listing:
     """Tracked, untracked and ignored notebooks (sorted), plus the index state of `.py` files."""
-    status_proc = git_popen([*STATUS_ARGS, "--", "*.ipynb", "*.py"], root)
+    status_proc = git_popen([*STATUS_ARGS, "--", NOTEBOOKS, SCRIPTS], root, patterns=True)
     ignored_proc = git_popen(
-        ["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--", "*.ipynb"], root
+        ["ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--", NOTEBOOKS],
+        root,
+        patterns=True,
     )
     status = parse_status(git_wait(status_proc))
     ignored = zsplit(git_wait(ignored_proc))

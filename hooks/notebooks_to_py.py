@@ -30,11 +30,13 @@ from .util import (
     ConfigError,
     GitError,
     PathError,
+    escape,
     find_repo,
     ignored_paths,
+    pathspec,
     read_blobs,
-    read_bytes,
     read_in_tree,
+    say,
     sha256,
     shell_join,
     write_in_tree,
@@ -199,7 +201,8 @@ def private_notebooks(
 
 
 def error_message(notebook: str, reason: str, refused: bool = False) -> str:
-    skip = f"skip it with `args: [--exclude, {notebook}]` in .pre-commit-config.yaml"
+    skip = f"skip it with `args: [--exclude, {escape(notebook)}]` in .pre-commit-config.yaml"
+    reason = escape(reason)  # what jupytext or nbformat said may quote the notebook
     if refused:
         return f"{NAME}: error: {reason}; make it a regular file in the repository, or {skip}"
     if reason.startswith("nbformat "):
@@ -210,10 +213,11 @@ def error_message(notebook: str, reason: str, refused: bool = False) -> str:
         fix = f"upgrade it: {shell_join(['python', '-c', upgrade])}"
     else:
         fix = f"repair it by hand or delete it ({shell_join(['rm', '--', notebook])})"
-    return f"{NAME}: error: {notebook}: {reason}; {fix}, or {skip}"
+    return f"{NAME}: error: {escape(notebook)}: {reason}; {fix}, or {skip}"
 
 
 def not_written_message(notebook: str, err: PathError) -> str:
+    notebook = escape(notebook)
     return (
         f"{NAME}: error: {err}; {notebook}'s script was not written. Fix it, or skip the "
         f"notebook with `args: [--exclude, {notebook}]` in .pre-commit-config.yaml"
@@ -221,7 +225,10 @@ def not_written_message(notebook: str, err: PathError) -> str:
 
 
 def gitignore_command(root: str) -> str:
-    existing = read_bytes(os.path.join(root, ".gitignore"))
+    try:
+        existing = read_in_tree(root, ".gitignore")
+    except PathError:  # git reads no .gitignore that is a symlink: a new line starts it anew
+        existing = None
     line = shell_join([IGNORE_LINE])
     if existing and not existing.endswith(b"\n"):
         append = f"printf '\\n%s\\n' {line} >> .gitignore"
@@ -231,43 +238,49 @@ def gitignore_command(root: str) -> str:
 
 
 def print_report(root: str, report: Report, unstaged: list[str], tracked: list[str]) -> None:
-    out = sys.stdout
+    """Print what the commit still needs; every name from the tree escaped (see util)."""
     for line in report.errors:
-        print(line, file=out)
+        say(line)
     for notebook, py in report.conflicts:
-        print(
-            f"{NAME}: {notebook} and {py} were both edited since they were last in sync, "
-            "so neither was changed. Resolve it one way or the other:\n"
-            f"  keep the notebook's version (replaces {py}): "
+        say(
+            f"{NAME}: {escape(notebook)} and {escape(py)} were both edited since they were last "
+            "in sync, so neither was changed. Resolve it one way or the other:\n"
+            f"  keep the notebook's version (replaces {escape(py)}): "
             f"{shell_join([PROG, '--overwrite', notebook])}\n"
-            f"  keep {py} (replaces the notebook's inputs, keeps its outputs): "
-            f"{shell_join([PY_TO_NOTEBOOKS, '--overwrite', py])}",
-            file=out,
+            f"  keep {escape(py)} (replaces the notebook's inputs, keeps its outputs): "
+            f"{shell_join([PY_TO_NOTEBOOKS, '--overwrite', py])}"
         )
     if unstaged:
-        print(f"{NAME}: these scripts of your notebooks are not staged:", file=out)
+        say(f"{NAME}: these scripts of your notebooks are not staged:")
         for py in unstaged:
-            print(f"  {py}", file=out)
-        print(f"  run: {shell_join(['git', 'add', '--', *unstaged])}", file=out)
+            say(f"  {escape(py)}")
+        say(f"  run: {shell_join(['git', 'add', '--', *map(pathspec, unstaged)])}")
     if tracked:
-        print(f"{NAME}: commits should hold .py scripts, not these notebooks:", file=out)
+        say(f"{NAME}: commits should hold .py scripts, not these notebooks:")
         for notebook in tracked:
-            print(f"  {notebook}", file=out)
-        print(
-            f"  run: {shell_join(['git', 'rm', '--cached', '--quiet', '--', *tracked])}", file=out
-        )
+            say(f"  {escape(notebook)}")
+        untrack = ["git", "rm", "--cached", "--quiet", "--", *map(pathspec, tracked)]
+        say(f"  run: {shell_join(untrack)}")
         if set(tracked) - ignored_paths(root, tracked, no_index=True):
-            print(f"  and ignore notebooks: {gitignore_command(root)}", file=out)
+            say(f"  and ignore notebooks: {gitignore_command(root)}")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     try:
         root, git_dir = find_repo()
-        listing = list_notebooks(root, args.exclude)
     except GitError as err:
-        print(f"{NAME}: error: {err}; run it inside a git work tree", file=sys.stderr)
+        say(f"{NAME}: error: {err}; run it inside a git work tree", sys.stderr)
         return 1
+    try:
+        return run(root, git_dir, args)
+    except GitError as err:  # git refused what it was asked: one line, never a traceback
+        say(f"{NAME}: error: git failed: {err}", sys.stderr)
+        return 1
+
+
+def run(root: str, git_dir: str, args: argparse.Namespace) -> int:
+    listing = list_notebooks(root, args.exclude)
     overwrite = {relative(root, p) for p in args.overwrite}
     cache = SyncCache.load(git_dir, config_fingerprint(root))
     in_sync: dict[str, str] = {}
@@ -289,7 +302,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         try:
             pairing = Pairing(root)
         except ConfigError as err:
-            print(f"{NAME}: error: {err}")
+            say(f"{NAME}: error: {err}")
             return 1
     private = private_notebooks(root, listing.ignored, in_sync, stale, pairing)
     in_sync = {nb: py for nb, py in in_sync.items() if nb not in private}

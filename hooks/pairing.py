@@ -1,9 +1,10 @@
 """Which `.py` pairs with which notebook, and in which jupytext format, from the repo's config.
 
 The configuration is the one at the repository root (`jupytext.toml` and the other names jupytext
-knows, or `[tool.jupytext]` in `pyproject.toml`); configuration in parent folders or the user's
-home is not the repository's and is ignored. With no configuration, or one whose `formats` do not
-name a `.py`, a notebook `a/b.ipynb` pairs with `a/b.py` in `py:percent`.
+knows, or `[tool.jupytext]` in `pyproject.toml`), read as data by jupytext_config; configuration
+in parent folders or the user's home is not the repository's and is ignored. With no
+configuration, or one whose `formats` do not name a `.py`, a notebook `a/b.ipynb` pairs with
+`a/b.py` in `py:percent`.
 
 The text format always gets `-jupytext.text_representation.jupytext_version` appended to its
 notebook metadata filter, so upgrading jupytext never rewrites a `.py`. A `py` format without a
@@ -17,14 +18,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from jupytext.config import (  # type: ignore[import-untyped]
-    find_jupytext_configuration_file,
-    load_jupytext_configuration_file,
-)
 from jupytext.formats import long_form_multiple_formats  # type: ignore[import-untyped]
 from jupytext.paired_paths import base_path, paired_paths  # type: ignore[import-untyped]
 
-from .util import ConfigError
+from . import jupytext_config
 
 Format = dict[str, Any]
 
@@ -47,15 +44,9 @@ def _relative(root: str, path: str) -> str:
 
 class Pairing:
     def __init__(self, root: str):
+        """Raises ConfigError (one line) for a configuration the hooks cannot or will not read."""
         self.root = root
-        found = find_jupytext_configuration_file(root, search_parent_dirs=False)
-        try:
-            self.config: Any = load_jupytext_configuration_file(found) if found else None
-        except Exception as err:
-            name = os.path.relpath(found, root)
-            raise ConfigError(
-                f"{name}: {type(err).__name__}: {err}; fix or remove {name}"
-            ) from None
+        self.config: Any = jupytext_config.load(root)
 
     def _formats(self, abs_path: str) -> list[Format]:
         if self.config is None:

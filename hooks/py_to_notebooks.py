@@ -36,10 +36,13 @@ from .util import (
     GitError,
     PathError,
     decode,
+    escape,
     find_repo,
     git,
+    glob_pathspec,
     read_blobs,
     read_in_tree,
+    say,
     sha256,
     shell_join,
     write_in_tree,
@@ -111,7 +114,8 @@ def find_changes(root: str, args: argparse.Namespace) -> Changes:
             scripts.append(rel)
         return Changes(scripts, "HEAD", True)
     if args.all:
-        return Changes(zsplit(git(["ls-files", "-z", "--", "*.py"], root)), "HEAD", False)
+        listed = git(["ls-files", "-z", "--", glob_pathspec(".py")], root, patterns=True)
+        return Changes(zsplit(listed), "HEAD", False)
     if args.from_ref and args.to_ref:
         if is_null_ref(args.from_ref):  # post-checkout of a fresh clone
             out = git(["ls-tree", "-r", "-z", "--name-only", args.to_ref], root)
@@ -169,12 +173,13 @@ def recognise(
 
 
 def local_edits_message(script: Script, old_ref: str | None) -> str:
-    where = f"{script.py} at {old_ref}" if old_ref else "any commit"
+    py, notebook = escape(script.py), escape(script.notebook)
+    where = f"{py} at {old_ref}" if old_ref else "any commit"
     return (
-        f"{NAME}: {script.notebook} has edits that are not in {where}, so it was left as is; "
-        f"{script.py} holds the new version. Resolve it one way or the other:\n"
+        f"{NAME}: {notebook} has edits that are not in {where}, so it was left as is; "
+        f"{py} holds the new version. Resolve it one way or the other:\n"
         f"  keep your edits: {shell_join([NOTEBOOKS_TO_PY, '--overwrite', script.notebook])}"
-        f" then merge the new version back into {script.py} by hand (git diff -- "
+        f" then merge the new version back into {py} by hand (git diff -- "
         f"{shell_join([script.py])}) and run {shell_join([PROG, '--overwrite', script.py])}\n"
         f"  drop your edits (outputs are kept): {shell_join([PROG, '--overwrite', script.py])}"
     )
@@ -228,8 +233,9 @@ def rebuild(
             data = notebook_bytes(rebuild_notebook(source, old_nb))
         except (NotebookError, UnicodeDecodeError) as err:
             messages.append(
-                f"{NAME}: error: {script.py} -> {script.notebook}: {err}; the notebook was left "
-                f"as is. Fix it, then run {shell_join([PROG, script.py])}"
+                f"{NAME}: error: {escape(script.py)} -> {escape(script.notebook)}: "
+                f"{escape(str(err))}; the notebook was left as is. Fix it, then run "
+                f"{shell_join([PROG, script.py])}"
             )
             continue
         try:
@@ -243,7 +249,8 @@ def rebuild(
 
 def not_written_message(script: Script, err: PathError) -> str:
     return (
-        f"{NAME}: error: {script.py} -> {err}; the notebook was left as is. Fix it, then run "
+        f"{NAME}: error: {escape(script.py)} -> {err}; the notebook was left as is. Fix it, "
+        "then run "
         f"{shell_join([PROG, script.py])}"
     )
 
@@ -276,28 +283,36 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         root, git_dir = find_repo()
         changes = find_changes(root, args)
     except GitError as err:
-        print(f"{NAME}: error: {err}", file=sys.stderr)
+        say(f"{NAME}: error: {err}", sys.stderr)
         return 1
+    try:
+        return run(root, git_dir, args, changes)
+    except GitError as err:  # git refused what it was asked: one line, never a traceback
+        say(f"{NAME}: error: git failed: {err}", sys.stderr)
+        return 1
+
+
+def run(root: str, git_dir: str, args: argparse.Namespace, changes: Changes) -> int:
     bad = [
         p
         for p in changes.scripts
         if changes.explicit and (not p.endswith(".py") or not os.path.isfile(os.path.join(root, p)))
     ]
     for path in bad:
-        print(f"{NAME}: error: {path} is not a .py script; run {PROG} with .py paths")
+        say(f"{NAME}: error: {escape(path)} is not a .py script; run {PROG} with .py paths")
     cache = SyncCache.load(git_dir, config_fingerprint(root))
     refused: list[str] = []
     try:
         scripts = recognise(root, changes, cache, refused)
     except ConfigError as err:
-        print(f"{NAME}: error: {err}")
+        say(f"{NAME}: error: {err}")
         return 1
     messages = refused + (rebuild(root, scripts, changes, cache, args.overwrite) if scripts else [])
     cache_problem = cache.save(git_dir)
     if cache_problem:
         messages.append(f"{NAME}: error: {cache_problem}; the hook's cache was not saved")
     for message in messages:
-        print(message)
+        say(message)
     return 1 if messages or bad else 0
 
 

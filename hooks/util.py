@@ -1,5 +1,6 @@
 """Small helpers shared by the notebook hooks: running git, splitting its `-z` output, quoting,
-and reading and writing files in the work tree without being led out of it.
+escaping what reaches the terminal, and reading and writing files in the work tree without being
+led out of it.
 
 Everything here is stdlib-only and cheap to import, because the hooks' "nothing changed" path
 must finish in a few tens of milliseconds. Git output is handled as bytes split on NUL and
@@ -21,6 +22,14 @@ A pulled commit can hold symbolic links (`a.ipynb -> /anywhere/file`, a folder `
   nothing from outside the repository can end up in a script that gets committed.
 
 Each refusal is a `PathError` whose str() is one line naming the file and the reason.
+
+File names come from whoever made the commit, so they are data for git and for the terminal
+alike. Every git command runs with `GIT_LITERAL_PATHSPECS=1`, so a file named `:(glob)x.ipynb`
+is that file and not pathspec magic; the few calls that pass our own patterns (`*.py`) say so
+with `patterns=True` and spell their magic out. Every line the hooks print goes through
+`escape`, which turns control characters (`\\033[2K\\r` would redraw the line above) and the
+bytes of a name that is not UTF-8 into `%XX`, as the credential helper's prompt does; and
+`shell_join` quotes such a name as `$'...'`, so a printed command still names the file.
 """
 
 from __future__ import annotations
@@ -28,19 +37,24 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import secrets
 import shlex
 import stat
 import subprocess
+import sys
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, Optional, TextIO
 
 ENCODING = "utf-8"
 ERRORS = "surrogateescape"
 
 
 class GitError(RuntimeError):
-    """A git command exited non-zero; the message holds its stderr."""
+    """A git command exited non-zero; the message holds its stderr on one line, escaped."""
+
+    def __init__(self, stderr: str):
+        super().__init__(" ".join(escape(line.strip()) for line in stderr.splitlines() if line))
 
 
 class ConfigError(RuntimeError):
@@ -62,16 +76,58 @@ def encode(text: str) -> bytes:
     return text.encode(ENCODING, ERRORS)
 
 
+# Control characters (C0, DEL, C1), and the lone surrogates that stand for bytes that are not
+# UTF-8 after decoding with surrogateescape.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\udc80-\udcff]")
+
+
+def _bytes_of(char: str) -> bytes:
+    code = ord(char)
+    return bytes([code - 0xDC00]) if code >= 0xDC80 else char.encode(ENCODING)
+
+
+def _percent(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"%{code - 0xDC00 if code >= 0xDC80 else code:02X}"
+
+
+def escape(text: str) -> str:
+    """Text that is safe to print: each control character or stray byte becomes `%XX`."""
+    return _UNPRINTABLE.sub(_percent, text)
+
+
+def escape_lines(text: str) -> str:
+    """`escape` for a message of several lines: its own line breaks are kept."""
+    return "\n".join(escape(line) for line in text.split("\n"))
+
+
+def say(message: str, file: Optional[TextIO] = None) -> None:
+    """Print one of the hooks' messages, escaped."""
+    print(escape_lines(message), file=file or sys.stdout)
+
+
 def zsplit(raw: bytes) -> list[str]:
     """Split NUL-terminated git output (`-z`) into decoded paths, dropping the empty tail."""
     return [decode(part) for part in raw.split(b"\0") if part]
 
 
-def git_popen(args: Sequence[str], cwd: str, stdin: bool = False) -> subprocess.Popen[bytes]:
-    """Start `git ARGS` in cwd with captured output, so several can run at once."""
+# The user's own pathspec defaults, set aside: each call says whether its paths are literal.
+_PATHSPECS = {f"GIT_{kind}_PATHSPECS": "0" for kind in ("GLOB", "NOGLOB", "ICASE")}
+
+
+def git_popen(
+    args: Sequence[str], cwd: str, stdin: bool = False, patterns: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start `git ARGS` in cwd with captured output, so several can run at once.
+
+    Paths in args are literal (a file may be named `:(glob)x`); `patterns` is for our own
+    pathspecs, which then write their magic out (`:(glob)**/*.py`). The user's own
+    GIT_*_PATHSPECS settings are set aside either way.
+    """
     return subprocess.Popen(
         ["git", *args],
         cwd=cwd,
+        env={**os.environ, **_PATHSPECS, "GIT_LITERAL_PATHSPECS": "0" if patterns else "1"},
         stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -86,8 +142,15 @@ def git_wait(proc: subprocess.Popen[bytes], input_: bytes | None = None) -> byte
     return out
 
 
-def git(args: Sequence[str], cwd: str, input_: bytes | None = None) -> bytes:
-    return git_wait(git_popen(args, cwd, stdin=input_ is not None), input_)
+def git(
+    args: Sequence[str], cwd: str, input_: bytes | None = None, patterns: bool = False
+) -> bytes:
+    return git_wait(git_popen(args, cwd, stdin=input_ is not None, patterns=patterns), input_)
+
+
+def glob_pathspec(extension: str) -> str:
+    """Our pathspec for every file with this extension, in any folder."""
+    return f":(glob)**/*{extension}"
 
 
 def find_repo(cwd: str | None = None) -> Repo:
@@ -131,12 +194,22 @@ def ignored_paths(root: str, paths: Sequence[str], no_index: bool = False) -> se
         paths = [p for p in paths if p not in beyond]
     if not paths:
         return set()
+    asked = {check_ignore_path(p): p for p in paths}
     args = ["check-ignore", "-z", "--stdin", *(["--no-index"] if no_index else [])]
-    proc = git_popen(args, root, stdin=True)
-    out, err = proc.communicate(b"".join(encode(p) + b"\0" for p in paths))
+    proc = git_popen(args, root, stdin=True, patterns=True)
+    out, err = proc.communicate(b"".join(encode(p) + b"\0" for p in asked))
     if proc.returncode not in (0, 1):  # 1 means "none of them is ignored"
         raise GitError(decode(err).strip())
-    return set(zsplit(out))
+    return {asked.get(p, p) for p in zsplit(out)}
+
+
+def check_ignore_path(path: str) -> str:
+    """A path as `git check-ignore` takes it: a name, but for a leading `:` (pathspec magic).
+
+    check-ignore accepts no magic but `top`, not even literal mode, and it takes what follows
+    one magic prefix as the name; it answers with what it was given.
+    """
+    return f":(top){path}" if path.startswith(":") else path
 
 
 def _beyond_symlinks(root: str, paths: Sequence[str]) -> set[str]:
@@ -153,18 +226,41 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def pathspec(path: str) -> str:
+    """A path for a git command the user runs, where paths are pathspecs: `:(literal)` when
+    the name would otherwise be read as magic or as a glob that matches other files too."""
+    return f":(literal){path}" if path.startswith(":") or any(c in path for c in "*?[\\") else path
+
+
+def shell_quote(arg: str) -> str:
+    """One word for a shell; a name holding control characters or stray bytes as `$'...'`.
+
+    `$'...'` is bash's and zsh's (and POSIX's since 2024), the shells of a SageMaker terminal;
+    a name like that could not be pasted raw into any shell anyway.
+    """
+    if not _UNPRINTABLE.search(arg):
+        return shlex.quote(arg)
+    out = []
+    for char in arg:
+        if _UNPRINTABLE.match(char):
+            out.append("".join(f"\\x{byte:02x}" for byte in _bytes_of(char)))
+        else:
+            out.append("\\" + char if char in "\\'" else char)
+    return "$'" + "".join(out) + "'"
+
+
 def shell_join(args: Iterable[str]) -> str:
     """A command line the user can paste into a POSIX shell as is."""
-    return " ".join(shlex.quote(arg) for arg in args)
+    return " ".join(shell_quote(arg) for arg in args)
 
 
 class PathError(Exception):
     """A file the hooks refuse to read or write, or could not write; str() is one line."""
 
     def __init__(self, path: str, reason: str):
-        super().__init__(f"{path} {reason}")
+        super().__init__(escape(f"{path} {reason}"))
         self.path = path
-        self.reason = reason
+        self.reason = escape(reason)
 
 
 def _inside(path: str, root: str) -> bool:

@@ -13,12 +13,15 @@ cache on the volume, so it needs no network after a restart either.
 Edits touch only the lines they change (our old `language: system` hooks, an older pin, a new
 entry after the last repo, the hook types at the end), so the user's other hooks, comments and
 layout stay byte for byte. A full round-trip dump is the fallback for unusual layouts.
+
+The file comes with the repository, so it is read like the hooks read the tree (never through a
+symlink that leads outside), and YAML whose aliases would expand without bound (a "billion
+laughs" bomb) is refused before ruamel.yaml builds anything (hooks.yaml_aliases).
 """
 
 from __future__ import annotations
 
 import io
-import os
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Optional
@@ -31,7 +34,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from git_credential_sagemaker.errors import SetupError
-from git_credential_sagemaker.hooks import notebooks_to_py, py_to_notebooks, util
+from git_credential_sagemaker.hooks import notebooks_to_py, py_to_notebooks, util, yaml_aliases
 from git_credential_sagemaker.provision import wheelhouse
 
 CONFIG = ".pre-commit-config.yaml"
@@ -161,8 +164,18 @@ def _plain(data: Any) -> Any:
     return data
 
 
+def _alias_problem(text: str) -> Optional[str]:
+    """Why the text's aliases are refused (yaml_aliases), or None; syntax is the load's to tell."""
+    try:
+        return yaml_aliases.problem(_yaml().parse(text))
+    except YAMLError:
+        return None
+
+
 def _parsed(text: str) -> Any:
     """The text's content as plain data, or None when it is not valid YAML."""
+    if _alias_problem(text) is not None:
+        return None
     try:
         return _plain(_yaml().load(text))
     except YAMLError:
@@ -170,6 +183,9 @@ def _parsed(text: str) -> Any:
 
 
 def _load_config(text: str) -> Any:
+    problem = _alias_problem(text)
+    if problem is not None:
+        raise SetupError(f"{CONFIG} {problem}; write the repeated parts out")
     try:
         data = _yaml().load(text)
     except YAMLError as err:
@@ -461,12 +477,21 @@ def _merge_config(text: str, missing: list[dict[str, Any]], types: list[str]) ->
     return merged
 
 
+def _read(root: str) -> Optional[str]:
+    """The config's text (None: there is none); one that leads outside the tree is refused."""
+    try:
+        raw = util.read_in_tree(root, CONFIG)
+    except util.PathError as err:
+        raise SetupError(f"{err}; make it a regular file in the repository") from None
+    return None if raw is None else raw.decode("utf-8", "surrogateescape")
+
+
 def our_hooks(root: str) -> list[dict[str, Any]]:
     """Our hooks as the repository's config has them, as plain data ([] when it has none)."""
-    raw = util.read_bytes(os.path.join(root, CONFIG))
-    if raw is None:
+    text = _read(root)
+    if text is None:
         return []
-    return [_plain(hook) for hook in _ours(_load_config(raw.decode("utf-8", "surrogateescape")))]
+    return [_plain(hook) for hook in _ours(_load_config(text))]
 
 
 def local_config(hooks: list[dict[str, Any]]) -> str:
@@ -475,10 +500,9 @@ def local_config(hooks: list[dict[str, Any]]) -> str:
 
 
 def config_state(root: str) -> ConfigState:
-    raw = util.read_bytes(os.path.join(root, CONFIG))
-    if raw is None:
+    text = _read(root)
+    if text is None:
         return ConfigState(None, list(LOCAL_HOOKS), [], list(HOOK_TYPES), _new_file())
-    text = raw.decode("utf-8", "surrogateescape")
     data = _load_config(text)
     present = {
         str(hook.get("id"))

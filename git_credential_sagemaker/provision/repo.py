@@ -26,15 +26,22 @@ staged, because pre-commit refuses to run with an unstaged config.
 Conversion and notebook discovery are the hooks' own code (`git_credential_sagemaker.hooks`),
 so a migrated script is byte-identical to what the pre-commit hook writes, and the hooks' sync
 cache records it: the first commit after setup finds everything in sync.
+
+The repository's files are data written by whoever made its commits, as for the hooks: they
+are read with the hooks' `read_in_tree` (never through a symlink that leads outside), the
+jupytext configuration with `jupytext_config` (a `.jupytext.py` is refused, never run), file
+names reach git as literal paths, and every line that goes back to the user (a `Change`, a
+problem, a `SetupError`) is escaped at the two entry points, so no name can redraw the terminal.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple, Optional
 
@@ -43,7 +50,13 @@ from git_credential_sagemaker.credential import gitconfig, paths
 from git_credential_sagemaker.credential.files import atomic_write
 from git_credential_sagemaker.errors import SetupError
 from git_credential_sagemaker.hooks import cache as hook_cache
-from git_credential_sagemaker.hooks import discover, notebooks_to_py, py_to_notebooks, util
+from git_credential_sagemaker.hooks import (
+    discover,
+    jupytext_config,
+    notebooks_to_py,
+    py_to_notebooks,
+    util,
+)
 from git_credential_sagemaker.provision import precommit_config, wheelhouse
 from git_credential_sagemaker.provision.machine import Machine
 from git_credential_sagemaker.provision.precommit_config import CONFIG, HOOK_TYPES, config_state
@@ -97,16 +110,57 @@ def _locate(repo: Path) -> util.Repo:
         raise SetupError(f"{repo} is not inside a git work tree ({err})") from None
 
 
-def _git(args: Sequence[str], root: str) -> bytes:
+def _git(args: Sequence[str], root: str, patterns: bool = False) -> bytes:
     try:
-        return util.git(args, root)
+        return util.git(args, root, patterns=patterns)
     except util.GitError as err:
-        said = " ".join(str(err).split())  # git's message on one line
-        raise SetupError(f"git {util.shell_join(args)} failed: {said}") from None
+        raise SetupError(f"git {util.shell_join(args)} failed: {err}") from None
 
 
 def _tracked_notebooks(root: str) -> list[str]:
-    return sorted(util.zsplit(_git(["ls-files", "-z", "--cached", "--", "*.ipynb"], root)))
+    listed = _git(["ls-files", "-z", "--cached", "--", discover.NOTEBOOKS], root, patterns=True)
+    return sorted(util.zsplit(listed))
+
+
+def _read(root: str, rel: str) -> Optional[bytes]:
+    """A file of the tree (None if missing); one that leads outside it is a SetupError."""
+    try:
+        return util.read_in_tree(root, rel)
+    except util.PathError as err:
+        raise SetupError(f"{err}; make it a regular file in the repository") from None
+
+
+def _check_writable(root: str, rel: str) -> None:
+    """Refuse, before anything changes, a file setup would replace that is not a plain file."""
+    path = os.path.join(root, rel)
+    if os.path.islink(path):
+        raise SetupError(
+            f"{rel} is a symbolic link (to {os.readlink(path)}), which setup never writes "
+            f"through{' and git does not read' if rel == GITIGNORE else ''}; make it a "
+            f"regular file, then rerun {SETUP}"
+        )
+    if os.path.lexists(path) and not os.path.isfile(path):
+        raise SetupError(f"{rel} is not a regular file; move it away, then rerun {SETUP}")
+
+
+def _write(root: str, rel: str, data: bytes) -> None:
+    try:
+        util.write_if_changed(os.path.join(root, rel), data)
+    except util.PathError as err:
+        raise SetupError(str(err)) from None
+
+
+@contextlib.contextmanager
+def _one_line_errors() -> Iterator[None]:
+    """Every failure as one escaped SetupError line: names from the tree are data."""
+    try:
+        yield
+    except SetupError as err:
+        raise SetupError(util.escape(" ".join(str(err).splitlines()))) from None
+    except util.GitError as err:
+        raise SetupError(f"git failed: {err}") from None
+    except (util.PathError, util.ConfigError) as err:
+        raise SetupError(util.escape(str(err))) from None
 
 
 # --- .gitignore ----------------------------------------------------------------------------
@@ -119,7 +173,8 @@ def _gitignore_missing(root: str) -> list[str]:
     shared with the repository, and the latter is lost when a SageMaker instance restarts.
     """
     probes = [p for paths in GITIGNORE_LINES.values() for p in paths]
-    proc = util.git_popen(["check-ignore", "-v", "-n", "-z", "--stdin", "--no-index"], root, True)
+    args = ["check-ignore", "-v", "-n", "-z", "--stdin", "--no-index"]
+    proc = util.git_popen(args, root, stdin=True, patterns=True)  # takes no literal mode
     out, err = proc.communicate(b"".join(p.encode() + b"\0" for p in probes))
     if proc.returncode not in (0, 1):
         raise SetupError(f"git check-ignore failed: {util.decode(err).strip()}")
@@ -139,7 +194,7 @@ def _gitignore_missing(root: str) -> list[str]:
 
 def _gitignore_text(root: str, lines: list[str]) -> bytes:
     """The .gitignore with the lines appended, in its own line ending, ending in a newline."""
-    text = util.read_bytes(os.path.join(root, GITIGNORE)) or b""
+    text = _read(root, GITIGNORE) or b""
     eol = b"\r\n" if b"\r\n" in text else b"\n"
     if text and not text.endswith(b"\n"):
         text += eol
@@ -150,17 +205,15 @@ def _gitignore_text(root: str, lines: list[str]) -> bytes:
 
 
 def _has_jupytext_config(root: str) -> bool:
-    """Whether jupytext finds a configuration at the root (a file, or pyproject's table)."""
-    from jupytext.config import (  # type: ignore[import-untyped]
-        find_jupytext_configuration_file,
-    )
+    """Whether jupytext finds a configuration at the root (a file, or pyproject's table).
 
+    A `.jupytext.py` that jupytext would take, a configuration that leads outside the tree, or
+    a pyproject.toml that is not TOML is a SetupError, before anything changes.
+    """
     try:
-        return bool(find_jupytext_configuration_file(root, search_parent_dirs=False))
-    except Exception as err:  # a pyproject.toml that is not valid TOML
-        raise SetupError(
-            f"pyproject.toml: {type(err).__name__}: {err}; fix it, then rerun {SETUP}"
-        ) from None
+        return jupytext_config.find(root) is not None
+    except util.ConfigError as err:
+        raise SetupError(f"{err}, then rerun {SETUP}") from None
 
 
 # --- pre-commit's git hooks ------------------------------------------------------------------
@@ -356,8 +409,16 @@ def _plan_migration(root: str, git_dir: str, tracked: list[str]) -> _Migration:
     ]
     converted, cache = _convert(root, git_dir, notebooks)
     problems = [f"{c.notebook}: {c.error}" for c in converted if c.text is None]
-    ok = [c for c in converted if c.text is not None]
-    current = {c.py: util.read_bytes(os.path.join(root, c.py)) for c in ok}
+    current: dict[str, Optional[bytes]] = {}
+    for c in converted:
+        if c.text is None:
+            continue
+        try:
+            _check_writable(root, c.py)
+            current[c.py] = _read(root, c.py)
+        except SetupError as err:
+            problems.append(str(err))
+    ok = [c for c in converted if c.text is not None and c.py in current]
     heads = util.read_blobs(root, "HEAD", [c.py for c in ok if current[c.py] not in (None, c.text)])
     for c in ok:
         now = current[c.py]
@@ -373,11 +434,11 @@ def _plan_migration(root: str, git_dir: str, tracked: list[str]) -> _Migration:
             )
     for py in sorted(util.ignored_paths(root, [c.py for c in ok])):
         problems.append(f"{py} is ignored by .gitignore, so it cannot be committed; unignore it")
-    untrack = ["--literal-pathspecs", "rm", "-n", "--cached", "--quiet", "--", *tracked]
+    untrack = ["rm", "-n", "--cached", "--quiet", "--", *tracked]
     proc = util.git_popen(untrack, root)
-    _, err = proc.communicate()
+    _, said = proc.communicate()
     if proc.returncode != 0:  # git would refuse: a notebook has staged edits found nowhere else
-        problems.append(" ".join(util.decode(err).split()) + " (commit or unstage them first)")
+        problems.append(" ".join(util.decode(said).split()) + " (commit or unstage them first)")
     if problems:
         raise SetupError(f"cannot migrate the tracked notebooks: {'; '.join(problems)}")
     return _Migration([(c.notebook, c.py) for c in ok], tracked)
@@ -391,9 +452,9 @@ def _migrate(root: str, git_dir: str, plan: _Migration) -> None:
     if report.errors or report.conflicts:
         found = [*report.errors, *(f"{py} changed meanwhile" for _, py in report.conflicts)]
         raise SetupError(f"cannot migrate the tracked notebooks: {'; '.join(found)}")
-    _git(["--literal-pathspecs", "rm", "--cached", "--quiet", "--", *plan.untrack], root)
+    _git(["rm", "--cached", "--quiet", "--", *plan.untrack], root)
     if plan.scripts:
-        _git(["--literal-pathspecs", "add", "--", *(py for _, py in plan.scripts)], root)
+        _git(["add", "--", *(py for _, py in plan.scripts)], root)
 
 
 def _migration_changes(plan: _Migration) -> list[Change]:
@@ -447,6 +508,14 @@ def setup_repo(
     Checks come first, so an error (bad YAML, core.hooksPath, a notebook that cannot be
     migrated) raises SetupError before anything is written.
     """
+    with _one_line_errors():
+        changes = _setup_repo(repo, migrate, dry_run, python, wheels)
+    return [Change(util.escape(change.what), change.advice) for change in changes]
+
+
+def _setup_repo(
+    repo: Path, migrate: bool, dry_run: bool, python: str, wheels: Optional[str]
+) -> list[Change]:
     root, git_dir = _locate(repo)
     ignore_lines = _gitignore_missing(root)
     write_jupytext = not _has_jupytext_config(root)
@@ -459,6 +528,13 @@ def setup_repo(
             f"core.hooksPath is set, so pre-commit cannot install its hooks; run `{unset}`, "
             f"then rerun {SETUP}"
         )
+    for rel, writes in (
+        (GITIGNORE, ignore_lines),
+        (JUPYTEXT_TOML, write_jupytext),
+        (CONFIG, config.merged is not None),
+    ):
+        if writes:
+            _check_writable(root, rel)
     tracked = _tracked_notebooks(root)
     plan = _plan_migration(root, git_dir, tracked) if migrate and tracked else None
 
@@ -469,23 +545,19 @@ def setup_repo(
         changes.append(Change(f"{GITIGNORE}: {verb} {' and '.join(ignore_lines)} (staged)"))
         staged.append(GITIGNORE)
         if not dry_run:
-            util.write_if_changed(
-                os.path.join(root, GITIGNORE), _gitignore_text(root, ignore_lines)
-            )
+            _write(root, GITIGNORE, _gitignore_text(root, ignore_lines))
     if write_jupytext:
         changes.append(Change(f"{JUPYTEXT_TOML}: created, pairing ipynb with py:percent (staged)"))
         staged.append(JUPYTEXT_TOML)
         if not dry_run:
-            util.write_if_changed(os.path.join(root, JUPYTEXT_TOML), JUPYTEXT_TOML_TEXT.encode())
+            _write(root, JUPYTEXT_TOML, JUPYTEXT_TOML_TEXT.encode())
     if config.merged is not None:
         changes += [Change(f"{CONFIG}: {what}") for what in config.changes()]
         staged.append(CONFIG)
         if not dry_run:
-            util.write_if_changed(
-                os.path.join(root, CONFIG), config.merged.encode("utf-8", "surrogateescape")
-            )
+            _write(root, CONFIG, config.merged.encode("utf-8", "surrogateescape"))
     if staged and not dry_run:
-        _git(["--literal-pathspecs", "add", "--", *staged], root)
+        _git(["add", "--", *staged], root)
     absent = [state.hook_type for state in states if state.python is None]
     if absent:
         changes.append(Change(f"pre-commit hooks installed for {', '.join(absent)}"))
@@ -530,7 +602,14 @@ def repo_problems(repo: Path, prog: Sequence[str] = (APP,)) -> list[tuple[str, s
     names still runs pre-commit), our two hooks in .pre-commit-config.yaml, notebooks tracked
     by git, and .gitignore covering notebooks. `prog` runs this program on the machine as it
     is (after a restart, pre-commit itself may be on no PATH): the fixes are its `setup`.
+    Each problem is one escaped line; each fix is a command quoted for the shell.
     """
+    with _one_line_errors():
+        problems = _repo_problems(repo, prog)
+    return [(util.escape(problem), fix) for problem, fix in problems]
+
+
+def _repo_problems(repo: Path, prog: Sequence[str]) -> list[tuple[str, str]]:
     root, _ = _locate(repo)
     cd = f"cd {util.shell_join([root])} && "
     setup = util.shell_join([*prog, "setup", "--repo", root])
@@ -569,8 +648,16 @@ def repo_problems(repo: Path, prog: Sequence[str] = (APP,)) -> list[tuple[str, s
         else:
             problems += [(problem, setup) for problem in config.problems()]
     lines = _gitignore_missing(root)
-    if lines:
-        existing = util.read_bytes(os.path.join(root, GITIGNORE))
+    if lines and os.path.islink(os.path.join(root, GITIGNORE)):
+        problems.append(
+            (
+                f"{GITIGNORE} is a symbolic link, which git does not read, so notebooks are not "
+                "ignored",
+                f"{cd}rm -- {GITIGNORE} && {setup}",
+            )
+        )
+    elif lines:
+        existing = _read(root, GITIGNORE)
         args = ["", *lines] if existing and not existing.endswith(b"\n") else lines
         append = f"printf '%s\\n' {util.shell_join(args)} >> {GITIGNORE} && git add {GITIGNORE}"
         problems.append((f"{GITIGNORE} does not ignore {' and '.join(lines)}", f"{cd}{append}"))

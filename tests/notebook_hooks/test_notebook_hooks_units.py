@@ -8,7 +8,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from notebook_hooks_support import make_notebook
 
-from git_credential_sagemaker.hooks.cache import CONFIG_FILE_NAMES
 from git_credential_sagemaker.hooks.convert import (
     inputs_text,
     notebook_to_text,
@@ -17,6 +16,7 @@ from git_credential_sagemaker.hooks.convert import (
 )
 from git_credential_sagemaker.hooks.discover import parse_status, select_notebooks
 from git_credential_sagemaker.hooks.header import has_jupytext_header
+from git_credential_sagemaker.hooks.jupytext_config import CONFIG_FILE_NAMES
 from git_credential_sagemaker.hooks.pairing import VERSION_FILTER, stable_metadata_filter
 from git_credential_sagemaker.hooks.util import encode, zsplit
 
@@ -61,7 +61,7 @@ def test_select_notebooks_drops_checkpoints_excludes_and_other_files() -> None:
 
 def test_config_names_are_the_ones_jupytext_looks_for() -> None:
     expected = [*jupytext.config.JUPYTEXT_CONFIG_FILES, jupytext.config.PYPROJECT_FILE]
-    assert sorted(CONFIG_FILE_NAMES) == sorted(expected)
+    assert list(CONFIG_FILE_NAMES) == expected  # in order: the first that is a file wins
 
 
 def test_stable_metadata_filter_adds_the_version_exclusion_once() -> None:
