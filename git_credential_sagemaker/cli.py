@@ -4,18 +4,21 @@ git runs `git-credential-sagemaker [--dir D] [--timeout S] get|store|erase|capab
 the request on stdin. Those are dispatched here without argparse, since `get` runs on every
 push; everything else (setup, login, ...) goes through argparse.
 
-    console script --> program() --> main(argv) --> helper.run | commands.main
-                                 \\--> os._exit once the agent alone answered (no teardown)
+    launcher --> program() --> main(argv) --> helper.run | commands.main
+                           \\--> _exit once the agent alone answered (no teardown)
+
+A helper call reads the environment through `posix`, not `os`: the launcher starts Python
+without `site`, so `os` is not loaded yet, and loading it would cost a tenth of the call.
 """
 
 from __future__ import annotations
 
-import os
+import posix
 import sys
 
 TYPE_CHECKING = False  # git runs this on every push: typing and collections stay unimported
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
     from typing import Optional
 
 HELPER_OPTIONS = ("--dir", "--timeout")
@@ -70,6 +73,18 @@ def split_helper_args(argv: Sequence[str]) -> Optional[tuple[dict[str, str], str
     return options, words[0]
 
 
+def environ() -> Mapping[str, str]:
+    """os.environ, or when os is not loaded, its contents decoded as os would decode them."""
+    if "os" in sys.modules:
+        environ: Mapping[str, str] = sys.modules["os"].environ
+        return environ
+    code = sys.getfilesystemencoding()
+    return {
+        name.decode(code, "surrogateescape"): value.decode(code, "surrogateescape")
+        for name, value in posix.environ.items()
+    }
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     call = split_helper_args(args)
@@ -77,7 +92,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         options, operation = call
         from git_credential_sagemaker.credential import helper
 
-        return helper.run(operation, options, os.environ, sys.stdin.buffer, sys.stdout.buffer)
+        return helper.run(operation, options, environ(), sys.stdin.buffer, sys.stdout.buffer)
     from git_credential_sagemaker import commands
 
     return commands.main(args)
@@ -103,5 +118,5 @@ def program() -> int:
             sys.stderr.flush()
         except OSError:
             code = code or 1
-        os._exit(code)
+        posix._exit(code)
     return code

@@ -8,23 +8,26 @@ same test: only what the package itself adds counts, whatever the Python build i
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from support import PASSPHRASE, Askpass, User
 
 import git_credential_sagemaker
 from git_credential_sagemaker import cli, commands
-from git_credential_sagemaker.credential import agentclient
+from git_credential_sagemaker.credential import agentclient, paths
 from git_credential_sagemaker.provision import launcher
 
 GH = b"protocol=https\nhost=github.com\n"
 TOKEN = "ghp_hotpathtoken0123456789"
 # What a get or store must not add to a bare interpreter's imports.
-SLOW_IMPORTS = {"typing", "socket", "re", "enum", "selectors", "dataclasses"}
+SLOW_IMPORTS = {"typing", "socket", "re", "enum", "selectors", "dataclasses", "os"}
 HEAVY_PACKAGES = {"keyring", "keyrings", "cryptography", "argparse", "subprocess"}
 # A locked store can't answer without these: only an agent can.
 NO_PASSPHRASE: dict[str, str | None] = {"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": None}
@@ -192,3 +195,32 @@ def test_a_request_only_the_agent_served_exits_without_the_interpreters_teardown
     done = user.run(program, input=b"protocol=https\nhost=nothing.example\n", env=env)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in marks.iterdir()) == ["atexit", "teardown"]
+
+
+PATHS = st.lists(st.sampled_from(["", "/", "a", "b", ".", "..", "~", "~x", "é", "-"]), max_size=6)
+
+
+@given(st.lists(PATHS.map("".join), min_size=1, max_size=4))
+def test_the_hot_paths_join_is_os_path_join(parts: list[str]) -> None:
+    assert paths.join(*parts) == os.path.join(*parts)
+
+
+@given(PATHS.map("".join))
+def test_the_hot_paths_absolute_is_os_path_abspath_of_expanduser(path: str) -> None:
+    assert paths.absolute(path) == os.path.abspath(os.path.expanduser(path))
+
+
+def test_the_hot_paths_environment_is_os_environ(tmp_path: Path) -> None:
+    assert cli.environ() is os.environ  # os is loaded here: the mapping itself
+    # Without site, as the launcher runs: read before os is loaded, then compared with it.
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from git_credential_sagemaker import cli\n"
+        "env = cli.environ(); loaded = 'os' in sys.modules; import os\n"
+        "print(loaded, env == dict(os.environ), env['ODD'] == os.environ['ODD'])"
+    )
+    folder = str(Path(git_credential_sagemaker.__file__).parent.parent)
+    env = {"ODD": "caf\udce9 \u00e9", "HOME": str(tmp_path)}  # not UTF-8, then UTF-8
+    done = subprocess.run(
+        [sys.executable, "-IS", "-c", code, folder], env=env, capture_output=True, check=False
+    )
+    assert done.stdout.split() == [b"False", b"True", b"True"], done.stderr

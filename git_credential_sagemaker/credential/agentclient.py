@@ -3,15 +3,18 @@
     helper --(op, store dir, request bytes)--> agent-<hash>.sock --(status, answer)--> helper
     status: ok, nomatch (nothing stored), error (one line), secret and cached (see below)
 
-It imports only C modules: `_socket`, since `socket` pulls in enum and selectors, and the
-built-in BLAKE2, since hashlib loads OpenSSL. No keyring, no crypto. When no agent
+It imports only C modules: `_socket`, since `socket` pulls in enum and selectors, the
+built-in BLAKE2, since hashlib loads OpenSSL, and `posix`, since `os` builds ABCs (paths
+says why). No keyring, no crypto. When no agent
 answers, the caller falls back to opening the store itself.
 """
 
 from __future__ import annotations
 
 import _socket
-import os
+import posix
+
+from git_credential_sagemaker.credential.paths import absolute, fsencode, join
 
 TIMEOUT = 10.0
 OK, NOMATCH, ERROR = b"ok", b"nomatch", b"error"
@@ -29,8 +32,8 @@ def socket_path(runtime_dir: str, store_dir: str) -> str:
     A checksum would let two stores share one agent; 32 hex digits still leave a home
     directory's socket path under the 107 bytes a unix socket allows.
     """
-    tag = _digest(os.fsencode(os.path.abspath(store_dir)))
-    return os.path.join(runtime_dir, f"agent-{tag}.sock")
+    tag = _digest(fsencode(absolute(store_dir)))
+    return join(runtime_dir, f"agent-{tag}.sock")
 
 
 def _digest(data: bytes) -> str:
@@ -44,16 +47,16 @@ def _digest(data: bytes) -> str:
 
 
 def encode(op: str, store_dir: str, payload: bytes = b"") -> bytes:
-    return op.encode() + b"\n" + os.path.abspath(store_dir).encode() + b"\n" + payload
+    return op.encode() + b"\n" + absolute(store_dir).encode() + b"\n" + payload
 
 
 def call(path: str, message: bytes, timeout: float = TIMEOUT) -> tuple[bytes, bytes] | None:
     """(status, body) from the agent at `path`, or None when no agent is listening there."""
     try:
-        st = os.lstat(path)
+        st = posix.lstat(path)
     except OSError:
         return None
-    if st.st_uid != os.getuid():
+    if st.st_uid != posix.getuid():
         return None
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:

@@ -18,7 +18,6 @@ traceback.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 
@@ -365,6 +364,7 @@ def warn_if_expiring(
     now = time.time() if now is None else now
     if expiry - now > EXPIRY_WARNING_DAYS * 86400:
         return
+    import os
     from hashlib import sha256
 
     from git_credential_sagemaker.credential.prompt import sanitize
