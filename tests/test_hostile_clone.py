@@ -172,10 +172,8 @@ def test_the_users_commands_run_in_a_clone_import_nothing_planted(
     clone.store_token()
     env = locked_with_askpass(clone, command)
     env["PYTHONPATH"] = env["PYTHONSTARTUP"] = None  # what the user's shell would have
-    if command == "doctor":  # with the clone's hooks installed, for doctor to check them
-        clone.run(PROG, "setup", *IDENTITY)
-        for marker in clone.markers.iterdir():
-            marker.unlink()
+    if command == "doctor":  # hooks installed by hand, as a user might: doctor checks them
+        clone.run("pre-commit", "install", "-t", "pre-commit", "-t", "post-checkout")
     args = {
         "unlock": [PROG, "unlock"],
         "login": [PROG, "login", f"http://{clone.host}", "--username", clone.username],
@@ -186,9 +184,16 @@ def test_the_users_commands_run_in_a_clone_import_nothing_planted(
 
     assert done.returncode in (0, 1), done.stderr  # doctor exits 1 when something is off
     assert b"Traceback" not in done.stderr
+    said = (done.stdout + done.stderr).decode()
     if command in ("unlock", "login"):
         assert done.returncode == 0, done.stderr
         assert clone.user.agent_pids()
+    if command == "setup":  # pre-commit's own hook would import the planted pre_commit/
+        assert "the git hooks were not installed: pre_commit at the top" in said, said
+        assert not (clone.work / ".git" / "hooks" / "pre-commit").exists()
+    if command == "doctor":
+        assert "pre_commit at the top of this repository runs in place of pre-commit" in said
+        assert "pre-commit uninstall -t pre-commit -t post-checkout" in said, said
     assert clone.imported() == []
 
 

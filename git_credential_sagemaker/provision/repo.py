@@ -261,6 +261,22 @@ def _runs_pre_commit(python: str) -> bool:
     return done.returncode == 0
 
 
+def _shadows_pre_commit(root: str) -> Optional[str]:
+    """What at the top of the tree `python -mpre_commit`, run there, would import instead of
+    pre-commit (the git hook script pre-commit writes runs just that), or None.
+
+    importlib finds it without running anything; a plain folder (a namespace package) loses
+    to the installed pre-commit, so only a module or a real package counts.
+    """
+    import importlib.machinery
+
+    spec = importlib.machinery.PathFinder.find_spec("pre_commit", [root])
+    if spec is None or not spec.origin or not os.path.isabs(spec.origin):
+        return None
+    rel = os.path.relpath(spec.origin, root)
+    return rel.split(os.sep)[0]
+
+
 class HookState(NamedTuple):
     hook_type: str
     python: Optional[str]  # None: not pre-commit's script; else the Python it names
@@ -568,7 +584,18 @@ def _setup_repo(
                 f"pre-commit hooks reinstalled for {types}: their Python {gone!r} no longer runs"
             )
         )
-    if hook_types and not dry_run:
+    shadow = _shadows_pre_commit(root) if hook_types else None
+    if shadow:
+        changes = [c for c in changes if not c.what.startswith("pre-commit hooks ")]
+        changes.append(
+            Change(
+                f"the git hooks were not installed: {shadow} at the top of this repository "
+                "would run in place of pre-commit at every commit and checkout (pre-commit's "
+                f"git hook runs python -mpre_commit there); remove it, then rerun {SETUP}",
+                advice=True,
+            )
+        )
+    elif hook_types and not dry_run:
         _install_hooks(root, hook_types, python)
     if wheels and not dry_run and (built := _build_hook_env(root, python, wheels)):
         changes.append(built)
@@ -630,6 +657,18 @@ def _repo_problems(repo: Path, prog: Sequence[str]) -> list[tuple[str, str]]:
                 "pre-commit, so git says '`pre-commit` not found' and notebooks are neither "
                 "checked nor rebuilt",
                 fix,
+            )
+        )
+    installed = [s.hook_type for s in states if s.python is not None]
+    shadow = _shadows_pre_commit(root) if installed else None
+    if shadow:
+        types = [word for hook_type in installed for word in ("-t", hook_type)]
+        uninstall = util.shell_join(["pre-commit", "uninstall", *types])
+        problems.append(
+            (
+                f"{shadow} at the top of this repository runs in place of pre-commit at every "
+                "commit and checkout: pre-commit's git hook runs python -mpre_commit there",
+                f"{cd}{uninstall}",
             )
         )
     try:
