@@ -2,14 +2,15 @@
 
     python benchmarks/bench_helper.py [--runs N]
 
-It times what git really runs: the helper is built into a wheel and installed with pip into
-a throwaway venv, as on a notebook instance, so `bin/git-credential-sagemaker` is pip's own
-launcher. (The development venv's editable install would not do: its import hook loads
-pathlib and re into every Python process there, `python -c pass` included.) Next to it, the
-launcher pip wrote before 25.0, which imports re. Commands run in turns, one of each per
-round in a shuffled order, so a busy machine slows them alike; the table shows medians,
-each also as a ratio to `python -c pass` in the same venv. A throwaway HOME, store and
-runtime dir, and a git server on 127.0.0.1 from tests/gitserver.py.
+It times what git really runs, in two venvs made as a newcomer makes them: one by
+`python3 -m venv` with the pip it ships (older than 25, whose console scripts import re),
+one with the newest pip. In each, pip installs this checkout's wheel and its dependencies,
+then the venv's own Python writes the launcher that setup names in git config
+(provision/launcher: isolated, no site). Both launchers are timed, each against
+`python -c pass` in its own venv (with site, as any Python program starts). Commands run
+in turns, one of each per round in a shuffled order, so a busy machine slows them alike;
+the table shows medians. A throwaway HOME, store and runtime dir, and a git server on
+127.0.0.1 from tests/gitserver.py.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from collections.abc import Sequence
@@ -36,16 +36,6 @@ ROOT = Path(__file__).resolve().parent.parent
 REQUEST = b"protocol=https\nhost=github.com\n"
 STORED = REQUEST + b"username=alice\npassword=ghp_benchmarktoken\n"
 PASSPHRASE = "bench passphrase"
-# distlib's template, which pip used for console scripts before 25.0 (pypa/pip#13166).
-OLD_PIP_LAUNCHER = """#!{python}
-# -*- coding: utf-8 -*-
-import re
-import sys
-from {module} import {func}
-if __name__ == '__main__':
-    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])
-    sys.exit({func}())
-"""
 
 
 class Command(NamedTuple):
@@ -55,8 +45,15 @@ class Command(NamedTuple):
     stdin: bytes = b""
 
 
-def install(root: Path) -> Path:
-    """A venv holding this checkout as pip installs it; other packages come from ours."""
+class Venv(NamedTuple):
+    label: str  # "pip 23.2.1"
+    python: str
+    pip_script: str  # the console script pip wrote
+    launcher: str  # the one setup writes
+
+
+def build_wheel(root: Path) -> Path:
+    """This checkout as a wheel, built from a copy (no __pycache__, nothing of the tree's)."""
     src = root / "src"
     src.mkdir()
     for name in ("pyproject.toml", "README.md"):
@@ -66,20 +63,29 @@ def install(root: Path) -> Path:
     shutil.copytree(ROOT / "hooks", src / "hooks", ignore=skip)
     pip = [sys.executable, "-m", "pip", "--quiet", "--disable-pip-version-check"]
     subprocess.run([*pip, "wheel", "--no-deps", "-w", str(root / "wheels"), str(src)], check=True)
-    venv = root / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    wheel = next((root / "wheels").glob("*.whl"))
-    subprocess.run([*pip, "--python", str(python), "install", "--no-deps", str(wheel)], check=True)
-    site = subprocess.run(
-        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+    return next((root / "wheels").glob("*.whl"))
+
+
+def install(root: Path, name: str, wheel: Path, newest_pip: bool) -> Venv:
+    """A venv as `python3 -m venv` makes it, the wheel installed by that venv's own pip."""
+    venv = root / name
+    base = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    subprocess.run([base, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    pip = [python, "-m", "pip", "--quiet", "--disable-pip-version-check"]
+    if newest_pip:
+        subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "install", str(wheel)], check=True)
+    version = subprocess.run(
+        [python, "-m", "pip", "--version"], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
+    launcher = str(venv / "launcher" / "git-credential-sagemaker")
+    subprocess.run(
+        [python, "-I", "-m", "git_credential_sagemaker.provision.launcher", launcher],
         check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    # Appended after the venv's own site-packages: keyring and cryptography for the slow path.
-    (Path(site) / "zz-benchmark-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    return venv
+        cwd=venv,
+    )
+    return Venv(f"pip {version}", python, str(venv / "bin" / "git-credential-sagemaker"), launcher)
 
 
 def medians(commands: Sequence[Command], runs: int) -> dict[str, float]:
@@ -113,19 +119,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def bench(root: Path, runs: int) -> int:
-    venv = install(root)
-    bin_dir = venv / "bin"
-    python, helper = str(bin_dir / "python"), str(bin_dir / "git-credential-sagemaker")
-    old_helper = bin_dir / "git-credential-sagemaker-old-pip"
-    # The same entry point as pip's own launcher names, in the old template.
-    entry = next(line for line in Path(helper).read_text().splitlines() if line.startswith("from"))
-    _, module, _, func = entry.split()
-    old_helper.write_text(OLD_PIP_LAUNCHER.format(python=python, module=module, func=func))
-    old_helper.chmod(0o755)
+    wheel = build_wheel(root)
+    venvs = [
+        install(root, "venv-bundled-pip", wheel, False),
+        install(root, "venv-newest-pip", wheel, True),
+    ]
+    bundled = venvs[0]
     (root / "home").mkdir()
     (root / "run").mkdir(mode=0o700)
     env = {
-        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "PATH": os.environ["PATH"],
         "HOME": str(root / "home"),
         "GIT_CONFIG_NOSYSTEM": "1",
         "GIT_CREDENTIAL_SAGEMAKER_DIR": str(root / "store"),
@@ -135,13 +138,17 @@ def bench(root: Path, runs: int) -> int:
     with_pass = {**env, "GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": PASSPHRASE}
     plain_store = str(root / "plain-credentials")
     credential_store = ["git", "credential-store", "--file", plain_store]
+    helper = bundled.launcher
     subprocess.run([helper, "store"], input=STORED, env=with_pass, check=True)
     subprocess.run([*credential_store, "store"], input=STORED, env=env, check=True)
-    baseline = Command("python -c pass (baseline)", [python, "-c", "pass"], env)
+    baselines = {
+        v.label: Command(f"python -c pass, {v.label} venv", [v.python, "-c", "pass"], env)
+        for v in venvs
+    }
 
     locked = medians(
         [
-            baseline,
+            baselines[bundled.label],
             Command(
                 "get, locked, passphrase from env (Argon2id each call)",
                 [helper, "get"],
@@ -169,77 +176,81 @@ def bench(root: Path, runs: int) -> int:
             def ls_remote(helper_value: str) -> list[str]:
                 return ["git", "-c", f"credential.helper={helper_value}", "ls-remote", url]
 
-            pip_version = subprocess.run(
-                [sys.executable, "-m", "pip", "--version"], capture_output=True, text=True
-            ).stdout.split()[1]
-            unlocked = medians(
-                [
-                    baseline,
-                    Command("git credential-store get", [*credential_store, "get"], env, REQUEST),
+            commands = [
+                *baselines.values(),
+                Command("git credential-store get", [*credential_store, "get"], env, REQUEST),
+                Command(
+                    "git ls-remote, credential-store", ls_remote(f"store --file {plain_store}"), env
+                ),
+            ]
+            for v in venvs:
+                commands += [
                     Command(
-                        f"get, unlocked: pip {pip_version}'s launcher",
-                        [helper, "get"],
+                        f"get, unlocked: the launcher setup writes, {v.label} venv",
+                        [v.launcher, "get"],
                         env,
                         REQUEST,
                     ),
                     Command(
-                        "get, unlocked: launcher of pip < 25 (imports re)",
-                        [str(old_helper), "get"],
+                        f"get, unlocked: {v.label}'s console script",
+                        [v.pip_script, "get"],
                         env,
                         REQUEST,
                     ),
                     Command(
-                        "git ls-remote, credential-store",
-                        ls_remote(f"store --file {plain_store}"),
+                        f"git ls-remote, the launcher setup writes, {v.label} venv",
+                        ls_remote(v.launcher),
                         env,
                     ),
                     Command(
-                        "git ls-remote, helper by name (credential.helper=sagemaker)",
-                        ls_remote("sagemaker"),
-                        env,
+                        f"git ls-remote, {v.label}'s console script", ls_remote(v.pip_script), env
                     ),
-                    Command(
-                        "git ls-remote, helper by absolute path (as on a notebook instance)",
-                        ls_remote(helper),
-                        env,
-                    ),
-                    Command(
-                        "git ls-remote, absolute path, launcher of pip < 25",
-                        ls_remote(str(old_helper)),
-                        env,
-                    ),
-                ],
-                runs,
-            )
+                ]
+            unlocked = medians(commands, runs)
     finally:
         subprocess.run([helper, "lock"], env=env, check=False, capture_output=True)
-    report(locked, unlocked, runs)
+    report(locked, unlocked, venvs, runs)
     return 0
 
 
-def report(locked: dict[str, float], unlocked: dict[str, float], runs: int) -> None:
-    names = list(unlocked)
-    base = unlocked[names[0]]
+def report(
+    locked: dict[str, float], unlocked: dict[str, float], venvs: Sequence[Venv], runs: int
+) -> None:
     store_ls = unlocked["git ls-remote, credential-store"]
+
+    def base(name: str) -> float:
+        """The `python -c pass` of the venv a row ran in (the bundled pip's for the rest)."""
+        label = next(
+            (v.label for v in venvs if f"{v.label} " in name or f"{v.label}'s" in name),
+            venvs[0].label,
+        )
+        return unlocked[f"python -c pass, {label} venv"]
+
     print(
         f"Median of {runs} runs in turns, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, "
         f"load average {os.getloadavg()[0]:.1f} at the end "
         f"(locked rows: {max(3, runs // 3)} runs, against their own baseline)\n"
     )
-    print("| command | median | x python -c pass | x git ls-remote, credential-store |")
+    print("| command | median | x python -c pass (same venv) | x git ls-remote, credential-store |")
     print("|---|---:|---:|---:|")
     for name, seconds in unlocked.items():
         versus_store = f"{seconds / store_ls:.2f}" if name.startswith("git ls-remote") else ""
-        print(f"| {name} | {seconds * 1000:.1f} ms | {seconds / base:.2f} | {versus_store} |")
+        print(f"| {name} | {seconds * 1000:.1f} ms | {seconds / base(name):.2f} | {versus_store} |")
+    locked_base = next(iter(locked.values()))
     for name, seconds in list(locked.items())[1:]:
-        print(f"| {name} | {seconds * 1000:.1f} ms | {seconds / locked[names[0]]:.2f} | |")
+        print(f"| {name} | {seconds * 1000:.1f} ms | {seconds / locked_base:.2f} | |")
     print()
-    targets = [(names[2], base, 1.5, "python -c pass")]
-    targets += [(name, store_ls, 2.5, "credential-store") for name in names[5:7]]
-    for name, against, most, what in targets:
-        ratio = unlocked[name] / against
-        verdict = "met" if ratio <= most else "missed"
-        print(f"Target: {name}: at most {most} x {what}: {ratio:.2f} ({verdict})")
+    for v in venvs:
+        get = unlocked[f"get, unlocked: the launcher setup writes, {v.label} venv"]
+        ls = unlocked[f"git ls-remote, the launcher setup writes, {v.label} venv"]
+        for what, ratio, most, against in (
+            ("unlocked get", get / base(v.label + " "), 1.0, "python -c pass"),
+            ("git ls-remote", ls / store_ls, 1.8, "credential-store"),
+        ):
+            verdict = "met" if ratio <= most else "missed"
+            print(
+                f"Target, {v.label} venv: {what} at most {most}x {against}: {ratio:.2f} ({verdict})"
+            )
 
 
 if __name__ == "__main__":
