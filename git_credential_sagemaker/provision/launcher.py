@@ -64,10 +64,10 @@ def default_path(env: Mapping[str, str]) -> str:
     return os.path.join(paths.data_home(env), paths.APP, "bin", paths.APP)
 
 
-def write(path: str, python: Optional[str] = None, dry_run: bool = False) -> list[str]:
-    """Write the launcher for `python` (this one) at `path`, unless it already says that."""
-    python = python or sys.executable
-    text = render(python, children.import_path())
+def write(path: str, dry_run: bool = False) -> list[str]:
+    """Write the launcher for this Python at `path`, unless it already says that. Only this
+    process knows where it found the package, so another venv runs `main` itself."""
+    text = render(sys.executable, children.import_path())
     target = Path(path)
     try:
         if target.read_text(encoding="utf-8") == text and os.access(target, os.X_OK):
