@@ -56,6 +56,16 @@ def import_path() -> list[str]:
     return found
 
 
+def _site_packages() -> list[str]:
+    """This interpreter's own site-packages, which `-I` keeps (the user's it drops)."""
+    try:
+        import site
+
+        return site.getsitepackages()
+    except (ImportError, AttributeError):
+        return []
+
+
 def _user_base() -> Optional[str]:
     """Where `pip install --user` puts packages for this Python (~/.local), if it has one."""
     try:
@@ -80,6 +90,8 @@ def argv(
     python = python or sys.executable
     if path is None:
         path = import_path() if python == sys.executable else ()
+        if path and path[0] in _site_packages():
+            path = ()  # where the child's own site looks: a plain -I -m reads better in ps
     if not path:
         return [python, "-I", "-m", module, *args]
     return [python, "-I", "-c", BOOT, os.pathsep.join(path), module, *args]
