@@ -502,3 +502,15 @@ def test_unlock_with_the_environments_passphrase_says_nothing_stays_unlocked(use
         ["git-credential-sagemaker", "unlock"], env={"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": "no"}
     )
     assert wrong.returncode == 1 and b"wrong passphrase" in wrong.stderr
+
+
+def test_an_agent_started_where_the_passphrase_variable_is_set_does_not_inherit_it(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "passphrase-in-the-environment-" + os.urandom(4).hex()
+    monkeypatch.setenv("GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE", secret)
+    agent.spawn(user.store_dir, user.runtime / "agent", os.urandom(32), timeout=None)
+    (pid,) = user.agent_pids()
+    environ = Path(f"/proc/{pid}/environ").read_bytes()  # as root; the agent is not dumpable
+    assert b"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE" not in environ
+    assert secret.encode() not in environ and b"PATH=" in environ

@@ -53,7 +53,7 @@ from git_credential_sagemaker.credential import (
     secrets,
 )
 from git_credential_sagemaker.credential.files import ensure_private_dir
-from git_credential_sagemaker.credential.settings import parse_timeout
+from git_credential_sagemaker.credential.settings import PASSPHRASE_ENV, parse_timeout
 from git_credential_sagemaker.credential.store import Store
 from git_credential_sagemaker.errors import StoreError, UserError
 
@@ -441,6 +441,7 @@ def spawn(store_dir: Path, runtime_dir: Path, key: bytes, timeout: Optional[floa
     proc = subprocess.Popen(
         children.argv("git_credential_sagemaker.credential.agent", options),
         cwd=runtime_dir,
+        env={name: value for name, value in os.environ.items() if name != PASSPHRASE_ENV},
         stdin=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
