@@ -7,6 +7,7 @@
                 hand it to the agent's cache; never stored, erase only says who must rotate
     the agent's cached token: answered while git config names the same secret, else dropped
                 locked + match  --> passphrase (askpass or terminal) --> answer, start agent
+                erase of the stored token (the host said 401) --> one line: removed, login
                 nothing stored  --> token prompt on a terminal, else a one-line hint
                 inside a kernel --> hint and quit=1: git's own fallback prompt would hang
 
@@ -94,9 +95,14 @@ def _run(
         if checked is None:
             return 1
         request, raw = checked, protocol.format_request(checked)
+    rejected = operation == "erase" and request.password is not None
+    if rejected and _agents_password(sock, store_dir, request) != request.password:
+        rejected = False  # a stale password, or no agent: the slow path decides
     reply = agentclient.call(sock, agentclient.encode(operation, store_dir, raw))
     if reply is not None and reply[0] == agentclient.OK:
         stdout.write(reply[1])
+        if rejected:
+            say(removed_line(request))
         if operation == "get":
             warn_if_expiring(request, reply[1], runtime_dir)
         return 0
@@ -184,7 +190,8 @@ def serve_locked(
                 operations.store(request, store)
         elif operations.has_match(request, store):
             unlock.unlock_and_remember(conf, store, say=say)
-            operations.erase(request, store)
+            if operations.erase(request, store) and request.password is not None:
+                say(removed_line(request))
     except PromptError as exc:
         if operation == "store" and conf.prompter.in_panel:
             from git_credential_sagemaker.credential import context
@@ -267,19 +274,50 @@ def _first_store(request: protocol.Request) -> bool:
 def _is_new(sock: str, store_dir: str, request: protocol.Request) -> bool:
     """Whether the agent holds another token (or none) for this key; False when no agent
     answers, since the slow path then compares for itself."""
+    held = _agents_answer(sock, store_dir, request)
+    if held is None or held[0] == agentclient.SECRET:
+        return False  # the slow path, or the agent, knows a secret's token when it sees it
+    return held[1] != request.password
+
+
+def _agents_password(sock: str, store_dir: str, request: protocol.Request) -> str | None:
+    """The token the agent's keyring answers for this key (not a secret's), else None."""
+    held = _agents_answer(sock, store_dir, request)
+    return held[1] if held is not None and held[0] == agentclient.OK else None
+
+
+def _agents_answer(
+    sock: str, store_dir: str, request: protocol.Request
+) -> tuple[bytes, str | None] | None:
+    """(the agent's reply kind, the password it answers) for the request's key; None when
+    no agent answers."""
     key = protocol.Request(
         protocol=request.protocol, host=request.host, path=request.path, username=request.username
     )
     reply = agentclient.call(
         sock, agentclient.encode("get", store_dir, protocol.format_request(key))
     )
-    if reply is None or reply[0] == agentclient.SECRET:
-        return False  # the slow path, or the agent, knows a secret's token when it sees it
+    if reply is None:
+        return None
     if reply[0] not in (agentclient.OK, agentclient.CACHED):
-        return True
+        return reply[0], None
     answer = reply[1] if reply[0] == agentclient.OK else reply[1].partition(b"\n")[2]
     fields = dict(line.partition(b"=")[::2] for line in answer.splitlines())
-    return fields.get(b"password", b"").decode(errors="replace") != request.password
+    password = fields.get(b"password")
+    return reply[0], None if password is None else password.decode(errors="replace")
+
+
+def removed_line(request: protocol.Request) -> str:
+    """git erases the token the host just refused: say so, and how to save a new one."""
+    from git_credential_sagemaker.credential.prompt import sanitize
+
+    host = sanitize(request.host or "")
+    target = host if request.protocol == "https" else f"{request.protocol}://{host}"
+    user = f" --username {sanitize(request.username)}" if request.username else ""
+    return (
+        f"{host} rejected the stored token, so it was removed from the keyring; "
+        f"save a new one with: git-credential-sagemaker login {target}{user}"
+    )
 
 
 def _stored_password(request: protocol.Request, store: Store) -> str | None:
