@@ -7,6 +7,8 @@
                 hand it to the agent's cache; never stored, erase only says who must rotate
     the agent's cached token: answered while git config names the same secret, else dropped
                 locked + match  --> passphrase (askpass or terminal) --> answer, start agent
+                three wrong passphrases --> one line naming reset, and quit=1 on get:
+                                  git's own prompts (then a 4th passphrase) would follow
                 erase of the stored token (the host said 401) --> one line: removed, login
                 nothing stored  --> token prompt on a terminal, else a one-line hint
                 inside a kernel --> hint and quit=1: git's own fallback prompt would hang
@@ -159,7 +161,7 @@ def serve_locked(
     """The slow path: no agent answered, so open the store here and maybe prompt."""
     from git_credential_sagemaker.credential import gitconfig, operations, unlock
     from git_credential_sagemaker.credential.settings import Settings, parse_timeout
-    from git_credential_sagemaker.errors import PromptError
+    from git_credential_sagemaker.errors import PromptError, WrongPassphrase
 
     timeout = parse_timeout(options["timeout"]) if "timeout" in options else None
     config = gitconfig.read_all()
@@ -192,6 +194,11 @@ def serve_locked(
             unlock.unlock_and_remember(conf, store, say=say)
             if operations.erase(request, store) and request.password is not None:
                 say(removed_line(request))
+    except WrongPassphrase as exc:
+        say(str(exc))
+        if operation == "get":
+            stdout.write(b"quit=1\n")  # else git's own prompts, then a fourth passphrase
+        return 1
     except PromptError as exc:
         if operation == "store" and conf.prompter.in_panel:
             from git_credential_sagemaker.credential import context
