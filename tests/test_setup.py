@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+from importlib import metadata
 from pathlib import Path
 
 import nbformat
@@ -311,3 +312,20 @@ def test_git_finds_the_helper_with_a_bare_path_off_an_instance(user: User) -> No
     assert b"password=tok-bare-path" in fill.stdout
     helpers = user.run(["git", "config", "--global", "--get-all", "credential.helper"])
     assert helpers.stdout.decode().split() == [launcher.default_path(user.env)]
+
+
+def test_the_helper_setup_names_tells_its_version_and_help_names_that_path(user: User) -> None:
+    done = user.run(
+        ["git-credential-sagemaker", "setup", "--no-repo", "--name", "A", "--email", "a@e.com"]
+    )
+    assert done.returncode == 0, done.stderr
+    helper = user.run(["git", "config", "--global", "--get-all", "credential.helper"])
+    path = helper.stdout.decode().strip()
+    version = metadata.version("git-credential-sagemaker")
+    for flag in ("--version", "-V"):
+        told = user.run([path, flag])
+        assert told.returncode == 0, told.stderr
+        assert told.stdout.decode() == f"git-credential-sagemaker {version}\n"
+    shown = " ".join(user.run([path, "--help"]).stdout.decode().split())
+    assert "credential.helper sagemaker" not in shown
+    assert "absolute path" in shown and "git config --get-all credential.helper" in shown
