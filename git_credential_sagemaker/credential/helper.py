@@ -11,6 +11,7 @@
                                   git's own prompts (then a 4th passphrase) would follow
                 erase of the stored token (the host said 401) --> one line: removed, login
                 nothing stored  --> token prompt on a terminal, else a one-line hint
+                                    (first, one line when the stored token expired)
                 inside a kernel --> hint and quit=1: git's own fallback prompt would hang
 
 The fast path imports only the protocol, paths and the agent client; everything heavier
@@ -176,6 +177,7 @@ def serve_locked(
     try:
         if operation == "get":
             if known_nomatch or operations.find(request, store) is None:
+                say_if_expired(request, store)
                 return ask_for_token(request, conf.prompter, stdout)
             unlock.unlock_and_remember(conf, store, say=say)
             answer = operations.get(request, store)
@@ -312,6 +314,27 @@ def _agents_answer(
     fields = dict(line.partition(b"=")[::2] for line in answer.splitlines())
     password = fields.get(b"password")
     return reply[0], None if password is None else password.decode(errors="replace")
+
+
+def say_if_expired(request: protocol.Request, store: Store) -> None:
+    """Before a prompt: the stored token was skipped because it expired, not lost."""
+    from git_credential_sagemaker.credential import operations
+    from git_credential_sagemaker.credential.prompt import sanitize
+
+    try:
+        entry = operations.expired_match(request, store)
+    except UserError:
+        return  # a keyring that can't be read says so when it is opened
+    if entry is None or entry.expiry is None:
+        return
+    host = sanitize(entry.host)
+    target = host if entry.protocol == "https" else f"{entry.protocol}://{host}"
+    user = f" --username {sanitize(entry.username)}" if entry.username else ""
+    when = time.strftime("%Y-%m-%d", time.gmtime(int(entry.expiry)))
+    say(
+        f"the token for {host}{f' ({sanitize(entry.username)})' if entry.username else ''} "
+        f"expired on {when}; replace it with: git-credential-sagemaker login {target}{user}"
+    )
 
 
 def removed_line(request: protocol.Request) -> str:
