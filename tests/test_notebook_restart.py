@@ -461,8 +461,8 @@ def test_a_push_in_a_cell_with_no_helper_to_run_fails_at_once(
 ) -> None:
     work, _, _ = clone(plain, git_server, plain.root / "work")
     commit(plain, work, "a.txt")
-    # Named by a name no directory on the kernel's PATH holds (as a hand-written config or
-    # an older setup names it, with pip's copy in another env).
+    # Named by name (as a hand-written config or an older setup names it): the kernel's
+    # PATH has the launcher's folder first, so git finds the helper, which stops it at once.
     named = ["git", "config", "--global", "--replace-all", "credential.helper", "sagemaker"]
     assert plain.run(named).returncode == 0
     env = kernel_env(plain.env, bare_env, "/usr/bin:/bin")
@@ -470,7 +470,7 @@ def test_a_push_in_a_cell_with_no_helper_to_run_fails_at_once(
         missing = k.run("!git push -q origin HEAD")
         assert missing.rc not in ("", "0"), missing.output
         assert missing.prompts == [] and not waits_for_username(missing.output)
-        assert "terminal prompts disabled" in missing.output, missing.output
+        assert "in a notebook cell run: %git_login" in missing.output, missing.output
         unset = k.run("!git config --global --unset-all credential.helper")
         assert unset.rc == "0", unset.output
         bare = k.run("!git push -q origin HEAD")
