@@ -1,6 +1,7 @@
 """What lets a notebook instance come back after a restart: all of it kept on the volume.
 
     setup --> wheelhouse (no network needed) + saved on-start script + pre-commit cache
+              (the Lifecycle Configuration runs it; without one, `sudo bash` it by hand)
           --> the user's half of the on-start script, run once now, so the venv that git
               config, pre-commit's hooks and the kernel startup file point at exists from
               day one
@@ -11,6 +12,7 @@ Every step checks first and changes only what is missing; with dry_run it only r
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -46,7 +48,8 @@ def persist_for_restart(machine: Machine, dry_run: bool, extras: tuple[str, ...]
     if saved and (not saved.exists() or saved.read_text() != script):
         changes.append(
             f"on-start script saved to {saved}; paste `git-credential-sagemaker "
-            "lifecycle-script` into the instance's Lifecycle Configuration"
+            "lifecycle-script` into the instance's Lifecycle Configuration, or, without one, "
+            f"after each restart run in a terminal: {by_hand(saved)}"
         )
         if not dry_run:
             atomic_write(saved, script)
@@ -73,6 +76,13 @@ def persist_for_restart(machine: Machine, dry_run: bool, extras: tuple[str, ...]
         if not dry_run:
             write_launcher(layout)
     return changes
+
+
+def by_hand(script: Path) -> str:
+    """The one terminal line that restores everything after a restart, when no Lifecycle
+    Configuration runs the saved script: it runs as root, as AWS would, and switches to the
+    user itself."""
+    return f"sudo bash {shlex.quote(str(script))}"
 
 
 def write_launcher(layout: Layout) -> None:
