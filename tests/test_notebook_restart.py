@@ -375,7 +375,9 @@ def test_in_studio_the_magic_logs_in_from_a_kernel_without_the_package(
     assert rev(user, git_server.repo_path(f"restart-{name}"), "main") == head
 
 
-def test_a_restore_that_fails_still_gives_kernels_the_startup_file(user: User) -> None:
+def test_a_restore_that_fails_still_gives_kernels_the_startup_file(
+    user: User, bare_env: BareEnv
+) -> None:
     instance = Instance(user)
     script = instance.run("git-credential-sagemaker", "lifecycle-script")
     assert script.returncode == 0, script.stderr
@@ -387,6 +389,13 @@ def test_a_restore_that_fails_still_gives_kernels_the_startup_file(user: User) -
     written = (instance.home / STARTUP).read_text()
     assert "'GIT_TERMINAL_PROMPT': '0'" in written and "'GIT_EDITOR'" in written
     assert str(instance.home / ".local/share/git-credential-sagemaker/venv/bin/python") in written
+    # With no venv, the magics name the one terminal line that brings it back.
+    env = kernel_env(instance.user.env, bare_env, "/usr/bin:/bin")
+    with kernel(bare_env, env, instance.home, user.root / "k.json") as k:
+        unlock = k.run("%git_unlock")
+        assert unlock.prompts == [], unlock.output
+        fix = f"in a terminal run: sudo bash {instance.state / 'on-start.sh'}"
+        assert fix in unlock.output, unlock.output
 
 
 # -- nothing hangs a cell ---------------------------------------------------------------------

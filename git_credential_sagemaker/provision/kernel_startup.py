@@ -67,11 +67,12 @@ TEMPLATE = '''\
 PYTHON = {python!r}
 CHILD = {child!r}
 COMMANDS = {commands!r}
+FIX = {fix!r}
 KERNEL_ENV = {{
 {kernel_env}}}
 
 
-def _git_credential_sagemaker(python, command, kernel_env, commands):
+def _git_credential_sagemaker(python, command, kernel_env, commands, fix):
     import getpass
     import os
     import shlex
@@ -89,8 +90,7 @@ def _git_credential_sagemaker(python, command, kernel_env, commands):
             print(say + "could not read the arguments: " + str(exc))
             return
         if not os.access(python, os.X_OK):
-            print(say + "not installed at " + python + "; in a terminal run: "
-                  "git-credential-sagemaker setup (or attach the on-start script)")
+            print(say + "not installed at " + python + "; in a terminal run: " + fix)
             return
         child = subprocess.Popen(
             command + [action] + args,
@@ -152,20 +152,31 @@ def _git_credential_sagemaker(python, command, kernel_env, commands):
 
 
 try:
-    _git_credential_sagemaker(PYTHON, CHILD, KERNEL_ENV, COMMANDS)
+    _git_credential_sagemaker(PYTHON, CHILD, KERNEL_ENV, COMMANDS, FIX)
 except Exception as exc:  # a broken startup file must never stop a kernel from starting
     print("git-credential-sagemaker: kernel startup failed: " + repr(exc))
-del _git_credential_sagemaker, PYTHON, CHILD, KERNEL_ENV, COMMANDS
+del _git_credential_sagemaker, PYTHON, CHILD, KERNEL_ENV, COMMANDS, FIX
 '''
 
 
-def render(python: str, commands: str) -> str:
+def render(python: str, commands: str, fix: str = "git-credential-sagemaker setup") -> str:
     """The startup file, naming the interpreter that has the package: this one (with the
-    folders it imports from), or a venv's, which finds the package by its own site; and
-    `commands`, the launcher's folder, which a kernel puts first on its PATH."""
+    folders it imports from), or a venv's, which finds the package by its own site;
+    `commands`, the launcher's folder, which a kernel puts first on its PATH; and `fix`, the
+    terminal line that brings that interpreter back (on an instance, the on-start script)."""
     env = "".join(f"    {name!r}: {value!r},\n" for name, value in KERNEL_ENV.items())
     child = children.argv(NOTEBOOK_MODULE, python=python)
-    return TEMPLATE.format(python=python, child=child, kernel_env=env, commands=commands)
+    return TEMPLATE.format(python=python, child=child, kernel_env=env, commands=commands, fix=fix)
+
+
+def fix_line(machine: Machine) -> str:
+    """What brings the interpreter back: on an instance, the saved on-start script, which
+    rebuilds the venv a restart (or anything else) took away; elsewhere, setup."""
+    if machine.layout:
+        from git_credential_sagemaker.provision import lifecycle  # it renders this file too
+
+        return lifecycle.by_hand(machine.layout.script)
+    return "git-credential-sagemaker setup"
 
 
 def commands_dir(machine: Machine, env: Mapping[str, str]) -> str:
@@ -193,7 +204,7 @@ def interpreter(machine: Machine) -> str:
 def install(machine: Machine, env: Mapping[str, str], dry_run: bool) -> list[str]:
     """Write the startup file unless it is already current; what changed, for setup's report."""
     path = startup_dir(machine, env) / FILENAME
-    text = render(interpreter(machine), commands_dir(machine, env))
+    text = render(interpreter(machine), commands_dir(machine, env), fix_line(machine))
     if _current(path) == text:
         return []
     if not dry_run:
@@ -208,7 +219,9 @@ def install(machine: Machine, env: Mapping[str, str], dry_run: bool) -> list[str
 def is_current(machine: Machine, env: Mapping[str, str]) -> bool:
     """Whether the startup file is there and is what setup would write now."""
     path = startup_dir(machine, env) / FILENAME
-    return _current(path) == render(interpreter(machine), commands_dir(machine, env))
+    return _current(path) == render(
+        interpreter(machine), commands_dir(machine, env), fix_line(machine)
+    )
 
 
 def _current(path: Path) -> Optional[str]:

@@ -12,7 +12,6 @@ Every step checks first and changes only what is missing; with dry_run it only r
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
 import subprocess
 import sys
@@ -49,7 +48,7 @@ def persist_for_restart(machine: Machine, dry_run: bool, extras: tuple[str, ...]
         changes.append(
             f"on-start script saved to {saved}; paste `git-credential-sagemaker "
             "lifecycle-script` into the instance's Lifecycle Configuration, or, without one, "
-            f"after each restart run in a terminal: {by_hand(saved)}"
+            f"after each restart run in a terminal: {lifecycle.by_hand(str(saved))}"
         )
         if not dry_run:
             atomic_write(saved, script)
@@ -76,13 +75,6 @@ def persist_for_restart(machine: Machine, dry_run: bool, extras: tuple[str, ...]
         if not dry_run:
             write_launcher(layout)
     return changes
-
-
-def by_hand(script: Path) -> str:
-    """The one terminal line that restores everything after a restart, when no Lifecycle
-    Configuration runs the saved script: it runs as root, as AWS would, and switches to the
-    user itself."""
-    return f"sudo bash {shlex.quote(str(script))}"
 
 
 def write_launcher(layout: Layout) -> None:
