@@ -13,7 +13,7 @@ import pexpect
 import pytest
 from gitserver import GitServer
 from instance import BASE_PYTHON, Instance
-from support import BIN, User
+from support import BIN, IDENTITY, User
 
 from git_credential_sagemaker.provision import launcher
 
@@ -356,7 +356,10 @@ def test_without_a_lifecycle_configuration_the_line_setup_prints_restores_everyt
     (work / "b.txt").write_text("b")
     assert instance.run("git", "add", "b.txt", cwd=work).returncode == 0
     broken = instance.run("git", "commit", "-qm", "b", cwd=work)
-    assert broken.returncode != 0  # no identity, no hooks' interpreter: git's own words
+    assert broken.returncode != 0 and b"Author identity unknown" in broken.stderr
+    hooked = instance.run("git", "commit", "-qm", "b", cwd=work, **IDENTITY)
+    assert hooked.returncode != 0  # the hooks' interpreter is gone: the hook names the line
+    assert line.group(1).encode() in hooked.stderr, hooked.stderr
 
     # The printed line, typed in a terminal in the clone (root already: no sudo to run here).
     by_hand = line.group(1).split()[1:]
