@@ -372,12 +372,27 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message}; see: {self.prog} --help\n")
 
 
+class _Version(argparse.Action):
+    """--version: looked up only when asked, so no other command pays for the metadata."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        from git_credential_sagemaker.provision.wheelhouse import installed_version
+
+        print(f"{PROG} {installed_version()}")
+        parser.exit(0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="git credential helper for SageMaker: tokens kept encrypted on the "
-        "persistent volume. git runs it as `credential.helper sagemaker`.",
+        "persistent volume. git runs it by the absolute path setup writes to "
+        "credential.helper (its launcher; see: git config --get-all credential.helper).",
     )
+    parser.add_argument("-V", "--version", action=_Version)
     parser.add_argument("--dir", help="store directory (default: on the persistent volume)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 

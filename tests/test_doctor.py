@@ -207,3 +207,32 @@ def test_on_a_notebook_instance_each_fix_works_after_what_breaks_it(
     assert commit.returncode == 0, commit.stderr
     said = commit.stdout + commit.stderr
     assert b"notebooks to .py scripts" in said and b"Installing environment" not in said
+
+
+@pytest.mark.timeout(900)
+def test_a_broken_hook_environment_is_named_and_setup_rebuilds_it_offline(
+    user: User, wheels: Path
+) -> None:
+    instance = Instance(user, wheels, may_prompt=False)
+    work = instance.home / "SageMaker" / "project"
+    assert user.git("init", "-q", str(work)).returncode == 0
+    done = user.run([APP, "setup", "--name", "A", "--email", "a@example.com", "--repo", str(work)])
+    assert done.returncode == 0, done.stderr
+    assert b"the notebook hooks' environment built from the wheelhouse" in done.stdout
+    login_path = {"PATH": f"{instance.home / '.local' / 'bin'}:{MINIMAL_PATH}"}
+    assert doctor(user, work, **login_path) == []
+
+    # Its Python removed from pre-commit's cache: the next commit would ask the index.
+    cache = instance.home / ".cache" / "pre-commit"
+    [envdir] = [p for p in cache.glob("repo*/py_env-*") if (p / "bin").is_dir()]
+    for python in (envdir / "bin").glob("python*"):
+        python.unlink()
+    [(problem, fix)] = doctor(user, work, **login_path)
+    assert "the notebook hooks' environment in pre-commit's cache" in problem, problem
+    assert "asks the package index for git-credential-sagemaker==" in problem
+    assert fix == f"{APP} setup --repo {work}"
+    offline = {**login_path, "PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1"}
+    assert fix_each(user, work, **offline) == [problem]
+    commit = user.git("commit", "-q", "--allow-empty", "-m", "x", cwd=work, env=offline)
+    assert commit.returncode == 0, commit.stderr
+    assert b"Installing environment" not in commit.stdout + commit.stderr

@@ -99,9 +99,17 @@ def test_reject_erases_every_match(user: User) -> None:
 
 def test_reject_with_a_stale_password_keeps_the_fresh_one(user: User) -> None:
     user.approve(GH + "username=alice\npassword=fresh\n")
-    user.reject(GH + "username=alice\npassword=stale\n")
+    user.reject(GH + "username=alice\npassword=stale\n")  # silent: nothing was removed
     assert user.fill(GH)["password"] == "fresh"
-    user.reject(GH + "username=alice\npassword=fresh\n")
+    done = user.git(
+        "credential", "reject", input=(GH + "username=alice\npassword=fresh\n").encode()
+    )
+    assert done.returncode == 0
+    assert done.stderr == (
+        b"git-credential-sagemaker: github.com rejected the stored token, so it was removed "
+        b"from the keyring; save a new one with: git-credential-sagemaker login github.com "
+        b"--username alice\n"
+    )
     assert nothing_stored(user, GH)
 
 
@@ -174,7 +182,9 @@ def test_normal_operation_is_silent_on_stderr(user: User) -> None:
     for op, req in (
         ("store", GH + "username=a\npassword=p\n"),
         ("get", GH),
-        ("erase", GH + "username=a\npassword=p\n"),
+        ("erase", GH + "username=a\npassword=stale\n"),  # a stale token removes nothing
+        ("get", GH),
+        ("erase", GH + "username=a\n"),  # no password: not a rejected token, just erased
         ("get", GH),
     ):
         done = user.helper(op, req.encode())

@@ -343,3 +343,30 @@ def test_push_after_lock_shows_the_unlock_hint_and_unlock_in_a_cell_fixes_it(
     assert_no_hang(pushed)
     assert pushed.exit_code == "0", pushed.output
     assert notebook.server_head() == head
+
+
+def test_after_setup_a_cell_finds_the_command_whatever_the_kernels_path(user: User) -> None:
+    env = kernel_env(user)
+    done = user.run(
+        ["git-credential-sagemaker", "setup", "--no-repo", "--name", "A", "--email", "a@e.com"],
+        env={"IPYTHONDIR": env["IPYTHONDIR"]},
+    )
+    assert done.returncode == 0, done.stderr
+    env["PATH"] = "/usr/bin:/bin"  # a kernel's own env: our venv is not on it
+    km = KernelManager(kernel_name="python3", connection_file=str(user.root / "kernel.json"))
+    km.start_kernel(env=env, cwd=str(user.root))
+    kc: BlockingKernelClient | None = None
+    try:
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=KERNEL_START_TIMEOUT)
+        kernel = Kernel(km, kc)
+        cell = kernel.run("!git-credential-sagemaker status")
+        assert cell.exit_code == "0", cell.output
+        assert "not found" not in cell.output and "keyring" in cell.output, cell.output
+        again = kernel.run("import os; os.environ['PATH'].split(os.pathsep).count('/bin')")
+        assert again.output.strip().endswith("1"), again.output  # the kernel's PATH is kept
+    finally:
+        if kc is not None:
+            kc.stop_channels()
+        km.shutdown_kernel(now=True)

@@ -375,7 +375,9 @@ def test_in_studio_the_magic_logs_in_from_a_kernel_without_the_package(
     assert rev(user, git_server.repo_path(f"restart-{name}"), "main") == head
 
 
-def test_a_restore_that_fails_still_gives_kernels_the_startup_file(user: User) -> None:
+def test_a_restore_that_fails_still_gives_kernels_the_startup_file(
+    user: User, bare_env: BareEnv
+) -> None:
     instance = Instance(user)
     script = instance.run("git-credential-sagemaker", "lifecycle-script")
     assert script.returncode == 0, script.stderr
@@ -387,6 +389,13 @@ def test_a_restore_that_fails_still_gives_kernels_the_startup_file(user: User) -
     written = (instance.home / STARTUP).read_text()
     assert "'GIT_TERMINAL_PROMPT': '0'" in written and "'GIT_EDITOR'" in written
     assert str(instance.home / ".local/share/git-credential-sagemaker/venv/bin/python") in written
+    # With no venv, the magics name the one terminal line that brings it back.
+    env = kernel_env(instance.user.env, bare_env, "/usr/bin:/bin")
+    with kernel(bare_env, env, instance.home, user.root / "k.json") as k:
+        unlock = k.run("%git_unlock")
+        assert unlock.prompts == [], unlock.output
+        fix = f"in a terminal run: sudo bash {instance.state / 'on-start.sh'}"
+        assert fix in unlock.output, unlock.output
 
 
 # -- nothing hangs a cell ---------------------------------------------------------------------
@@ -461,8 +470,8 @@ def test_a_push_in_a_cell_with_no_helper_to_run_fails_at_once(
 ) -> None:
     work, _, _ = clone(plain, git_server, plain.root / "work")
     commit(plain, work, "a.txt")
-    # Named by a name no directory on the kernel's PATH holds (as a hand-written config or
-    # an older setup names it, with pip's copy in another env).
+    # Named by name (as a hand-written config or an older setup names it): the kernel's
+    # PATH has the launcher's folder first, so git finds the helper, which stops it at once.
     named = ["git", "config", "--global", "--replace-all", "credential.helper", "sagemaker"]
     assert plain.run(named).returncode == 0
     env = kernel_env(plain.env, bare_env, "/usr/bin:/bin")
@@ -470,7 +479,7 @@ def test_a_push_in_a_cell_with_no_helper_to_run_fails_at_once(
         missing = k.run("!git push -q origin HEAD")
         assert missing.rc not in ("", "0"), missing.output
         assert missing.prompts == [] and not waits_for_username(missing.output)
-        assert "terminal prompts disabled" in missing.output, missing.output
+        assert "in a notebook cell run: %git_login" in missing.output, missing.output
         unset = k.run("!git config --global --unset-all credential.helper")
         assert unset.rc == "0", unset.output
         bare = k.run("!git push -q origin HEAD")

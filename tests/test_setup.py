@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
+from importlib import metadata
 from pathlib import Path
 
 import nbformat
 import pexpect
 import pytest
 from gitserver import GitServer
-from instance import Instance
-from support import BIN, User
+from instance import BASE_PYTHON, Instance
+from support import BIN, IDENTITY, User
 
 from git_credential_sagemaker.provision import launcher
 
@@ -311,3 +313,66 @@ def test_git_finds_the_helper_with_a_bare_path_off_an_instance(user: User) -> No
     assert b"password=tok-bare-path" in fill.stdout
     helpers = user.run(["git", "config", "--global", "--get-all", "credential.helper"])
     assert helpers.stdout.decode().split() == [launcher.default_path(user.env)]
+
+
+def test_the_helper_setup_names_tells_its_version_and_help_names_that_path(user: User) -> None:
+    done = user.run(
+        ["git-credential-sagemaker", "setup", "--no-repo", "--name", "A", "--email", "a@e.com"]
+    )
+    assert done.returncode == 0, done.stderr
+    helper = user.run(["git", "config", "--global", "--get-all", "credential.helper"])
+    path = helper.stdout.decode().strip()
+    version = metadata.version("git-credential-sagemaker")
+    for flag in ("--version", "-V"):
+        told = user.run([path, flag])
+        assert told.returncode == 0, told.stderr
+        assert told.stdout.decode() == f"git-credential-sagemaker {version}\n"
+    shown = " ".join(user.run([path, "--help"]).stdout.decode().split())
+    assert "credential.helper sagemaker" not in shown
+    assert "absolute path" in shown and "git config --get-all credential.helper" in shown
+
+
+def test_without_a_lifecycle_configuration_the_line_setup_prints_restores_everything(
+    instance: Instance, git_server: GitServer
+) -> None:
+    work, name, token = clone_project(instance, git_server)
+    done = instance.run(
+        "git-credential-sagemaker", "setup", "--name", "A", "--email", "a@example.com", cwd=work
+    )
+    assert done.returncode == 0, done.stderr
+    line = re.search(r"after each restart run in a terminal: (sudo bash \S+)", done.stdout.decode())
+    assert line is not None, done.stdout
+    assert line.group(1) == f"sudo bash {instance.state / 'on-start.sh'}"
+    ask = askpass(instance, name, token)
+    (work / "a.txt").write_text("a")
+    assert instance.run("git", "add", "-A", cwd=work).returncode == 0
+    assert instance.run("git", "commit", "-qm", "a", cwd=work).returncode == 0
+    assert (
+        instance.run("git", "push", "-q", "origin", "HEAD", cwd=work, GIT_ASKPASS=ask).returncode
+        == 0
+    )
+
+    instance.restart()
+    (work / "b.txt").write_text("b")
+    assert instance.run("git", "add", "b.txt", cwd=work).returncode == 0
+    broken = instance.run("git", "commit", "-qm", "b", cwd=work)
+    assert broken.returncode != 0 and b"Author identity unknown" in broken.stderr
+    hooked = instance.run("git", "commit", "-qm", "b", cwd=work, **IDENTITY)
+    assert hooked.returncode != 0  # the hooks' interpreter is gone: the hook names the line
+    assert line.group(1).encode() in hooked.stderr, hooked.stderr
+
+    # The printed line, typed in a terminal in the clone (root already: no sudo to run here).
+    by_hand = line.group(1).split()[1:]
+    restored = instance.run(
+        *by_hand,
+        cwd=work,
+        GCS_AS_USER="env",
+        GCS_PYTHON=BASE_PYTHON,
+        PIP_INDEX_URL="http://127.0.0.1:9/none",
+    )
+    assert restored.returncode == 0, restored.stderr
+    assert b"git-credential-sagemaker: restored" in restored.stdout, restored.stdout
+    committed = instance.run("git", "commit", "-qm", "b", cwd=work)
+    assert committed.returncode == 0, committed.stdout + committed.stderr
+    pushed = instance.run("git", "push", "-q", "origin", "HEAD", cwd=work, GIT_ASKPASS=ask)
+    assert pushed.returncode == 0, pushed.stderr

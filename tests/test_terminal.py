@@ -133,3 +133,30 @@ def test_prompt_text_escapes_control_characters(user: User) -> None:
     assert "\x1b" not in child.match.group(1) and "%1B" in child.match.group(1)
     child.sendcontrol("c")
     child.close()
+
+
+def test_three_wrong_passphrases_in_a_push_name_reset_and_nothing_else_asks(
+    terminal_user: tuple[User, Path, str, str],
+) -> None:
+    user, work, name, token = terminal_user
+    host = user.run(["git", "remote", "get-url", "origin"], cwd=work).stdout.decode()
+    host = host.split("://", 1)[1].split("/", 1)[0]
+    stored = f"protocol=http\nhost={host}\nusername={name}\npassword={token}\n"
+    done = user.helper(
+        "store", stored.encode(), env={"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": PASSPHRASE}
+    )
+    assert done.returncode == 0
+    keyring = user.store_dir / "keyring.cfg"
+    before = keyring.read_bytes()
+    child = push(user, work, "locked")
+    for _ in range(3):
+        child.expect("Passphrase for")
+        child.sendline("wrong")
+    child.expect("3 tries")
+    rest = str(child.after) + finish(child)
+    assert "git-credential-sagemaker reset" in rest, rest
+    # git's own prompts never follow, nor a fourth passphrase for its erase or store.
+    assert "Username for" not in rest and "Password for" not in rest, rest
+    assert "Passphrase for" not in rest, rest
+    assert child.exitstatus != 0
+    assert keyring.read_bytes() == before

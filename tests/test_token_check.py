@@ -19,6 +19,7 @@ from gitserver import GitServer
 from support import PASSPHRASE, User
 
 from git_credential_sagemaker.credential import github
+from git_credential_sagemaker.credential.store import Store
 
 
 @pytest.fixture
@@ -318,3 +319,34 @@ def test_a_store_of_the_same_token_keeps_its_expiry(user: User) -> None:
     got = user.helper("get", b"protocol=https\nhost=github.com\n").stdout
     assert b"password_expiry_utc=4102444800" in got
     assert Path(user.store_dir / "keyring.cfg").exists()
+
+
+def test_an_expired_token_is_named_and_the_same_token_typed_again_is_checked_anew(
+    user: User, git_server: GitServer, api: FakeGitHub
+) -> None:
+    token = f"ghp_{secrets.token_hex(10)}"
+    api.add("classic", token, classic("repo"))
+    name, _ = push_with(user, git_server, api.url, token)
+    host = f"127.0.0.1:{git_server.port}"
+    # The stored token expired (its date passed); nothing else about it changed.
+    ring = Store(user.store_dir, passphrase=lambda new: PASSPHRASE)
+    key = {"protocol": "http", "host": host, "path": None, "username": name}
+    ring.put(key, {"password": token, "password_expiry_utc": "1000000000"})
+    assert stored_for(user, git_server) == b""
+
+    work = user.root / f"work-{name}"
+    (work / "b.txt").write_text("b")
+    assert user.run(["git", "add", "b.txt"], cwd=work).returncode == 0
+    assert user.run(["git", "commit", "-qm", "b"], cwd=work).returncode == 0
+    env = {"GIT_ASKPASS": str(user.root / f"askpass-{name}.sh")}
+    before = len(api.requests)
+    pushed = user.git("push", "-q", "origin", "HEAD", cwd=work, env=env)
+    assert pushed.returncode == 0, pushed.stderr
+    said = pushed.stderr.decode()
+    assert f"the token for {host} ({name}) expired on 2001-09-09" in said, said
+    assert f"git-credential-sagemaker login http://{host} --username {name}" in said
+    # Typed again, the same token is checked again, and its old date is gone.
+    assert len(api.requests) == before + 1
+    answer = stored_for(user, git_server)
+    assert b"password=" + token.encode() in answer
+    assert b"1000000000" not in answer

@@ -7,7 +7,11 @@
                 hand it to the agent's cache; never stored, erase only says who must rotate
     the agent's cached token: answered while git config names the same secret, else dropped
                 locked + match  --> passphrase (askpass or terminal) --> answer, start agent
+                three wrong passphrases --> one line naming reset, and quit=1 on get:
+                                  git's own prompts (then a 4th passphrase) would follow
+                erase of the stored token (the host said 401) --> one line: removed, login
                 nothing stored  --> token prompt on a terminal, else a one-line hint
+                                    (first, one line when the stored token expired)
                 inside a kernel --> hint and quit=1: git's own fallback prompt would hang
 
 The fast path imports only the protocol, paths and the agent client; everything heavier
@@ -94,9 +98,14 @@ def _run(
         if checked is None:
             return 1
         request, raw = checked, protocol.format_request(checked)
+    rejected = operation == "erase" and request.password is not None
+    if rejected and _agents_password(sock, store_dir, request) != request.password:
+        rejected = False  # a stale password, or no agent: the slow path decides
     reply = agentclient.call(sock, agentclient.encode(operation, store_dir, raw))
     if reply is not None and reply[0] == agentclient.OK:
         stdout.write(reply[1])
+        if rejected:
+            say(removed_line(request))
         if operation == "get":
             warn_if_expiring(request, reply[1], runtime_dir)
         return 0
@@ -153,7 +162,7 @@ def serve_locked(
     """The slow path: no agent answered, so open the store here and maybe prompt."""
     from git_credential_sagemaker.credential import gitconfig, operations, unlock
     from git_credential_sagemaker.credential.settings import Settings, parse_timeout
-    from git_credential_sagemaker.errors import PromptError
+    from git_credential_sagemaker.errors import PromptError, WrongPassphrase
 
     timeout = parse_timeout(options["timeout"]) if "timeout" in options else None
     config = gitconfig.read_all()
@@ -168,6 +177,7 @@ def serve_locked(
     try:
         if operation == "get":
             if known_nomatch or operations.find(request, store) is None:
+                say_if_expired(request, store)
                 return ask_for_token(request, conf.prompter, stdout)
             unlock.unlock_and_remember(conf, store, say=say)
             answer = operations.get(request, store)
@@ -184,7 +194,13 @@ def serve_locked(
                 operations.store(request, store)
         elif operations.has_match(request, store):
             unlock.unlock_and_remember(conf, store, say=say)
-            operations.erase(request, store)
+            if operations.erase(request, store) and request.password is not None:
+                say(removed_line(request))
+    except WrongPassphrase as exc:
+        say(str(exc))
+        if operation == "get":
+            stdout.write(b"quit=1\n")  # else git's own prompts, then a fourth passphrase
+        return 1
     except PromptError as exc:
         if operation == "store" and conf.prompter.in_panel:
             from git_credential_sagemaker.credential import context
@@ -267,19 +283,71 @@ def _first_store(request: protocol.Request) -> bool:
 def _is_new(sock: str, store_dir: str, request: protocol.Request) -> bool:
     """Whether the agent holds another token (or none) for this key; False when no agent
     answers, since the slow path then compares for itself."""
+    held = _agents_answer(sock, store_dir, request)
+    if held is None or held[0] == agentclient.SECRET:
+        return False  # the slow path, or the agent, knows a secret's token when it sees it
+    return held[1] != request.password
+
+
+def _agents_password(sock: str, store_dir: str, request: protocol.Request) -> str | None:
+    """The token the agent's keyring answers for this key (not a secret's), else None."""
+    held = _agents_answer(sock, store_dir, request)
+    return held[1] if held is not None and held[0] == agentclient.OK else None
+
+
+def _agents_answer(
+    sock: str, store_dir: str, request: protocol.Request
+) -> tuple[bytes, str | None] | None:
+    """(the agent's reply kind, the password it answers) for the request's key; None when
+    no agent answers."""
     key = protocol.Request(
         protocol=request.protocol, host=request.host, path=request.path, username=request.username
     )
     reply = agentclient.call(
         sock, agentclient.encode("get", store_dir, protocol.format_request(key))
     )
-    if reply is None or reply[0] == agentclient.SECRET:
-        return False  # the slow path, or the agent, knows a secret's token when it sees it
+    if reply is None:
+        return None
     if reply[0] not in (agentclient.OK, agentclient.CACHED):
-        return True
+        return reply[0], None
     answer = reply[1] if reply[0] == agentclient.OK else reply[1].partition(b"\n")[2]
     fields = dict(line.partition(b"=")[::2] for line in answer.splitlines())
-    return fields.get(b"password", b"").decode(errors="replace") != request.password
+    password = fields.get(b"password")
+    return reply[0], None if password is None else password.decode(errors="replace")
+
+
+def say_if_expired(request: protocol.Request, store: Store) -> None:
+    """Before a prompt: the stored token was skipped because it expired, not lost."""
+    from git_credential_sagemaker.credential import operations
+    from git_credential_sagemaker.credential.prompt import sanitize
+
+    try:
+        entry = operations.expired_match(request, store)
+    except UserError:
+        return  # a keyring that can't be read says so when it is opened
+    if entry is None or entry.expiry is None:
+        return
+    host = sanitize(entry.host)
+    target = host if entry.protocol == "https" else f"{entry.protocol}://{host}"
+    user = f" --username {sanitize(entry.username)}" if entry.username else ""
+    when = time.strftime("%Y-%m-%d", time.gmtime(int(entry.expiry)))
+    say(
+        f"the token for {host}{f' ({sanitize(entry.username)})' if entry.username else ''} "
+        f"expired on {when}; replace it with: git-credential-sagemaker login {target}{user}"
+    )
+
+
+def removed_line(request: protocol.Request) -> str:
+    """git erases the token the host just refused: say so, and how to save a new one."""
+    from git_credential_sagemaker.credential.prompt import sanitize
+
+    host = sanitize(request.host or "")
+    target = host if request.protocol == "https" else f"{request.protocol}://{host}"
+    user = f" --username {sanitize(request.username)}" if request.username else ""
+    return (
+        f"{host} rejected the stored token, so it was removed from the keyring; "
+        f"save a new one with: git-credential-sagemaker login {target}{user}"
+    )
 
 
 def _stored_password(request: protocol.Request, store: Store) -> str | None:

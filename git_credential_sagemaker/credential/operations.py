@@ -45,6 +45,16 @@ def find(request: Request, store: Store) -> Optional[Entry]:
     )
 
 
+def expired_match(request: Request, store: Store) -> Optional[Entry]:
+    """A match `find` skipped because its token expired (read without the key)."""
+    if not protocol.addressed(request):
+        return None
+    return next(
+        (e for e in store.entries() if protocol.matches(request, e.key) and expired(e.expiry)),
+        None,
+    )
+
+
 def has_match(request: Request, store: Store) -> bool:
     """Whether erase has anything to do (expired entries count: erase removes them too)."""
     if not protocol.addressed(request):

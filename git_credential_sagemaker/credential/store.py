@@ -152,6 +152,11 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _passed(expiry: str) -> bool:
+    """Whether a password_expiry_utc value (epoch seconds) is in the past."""
+    return expiry.isdigit() and len(expiry) <= 20 and int(expiry) <= dt.datetime.now().timestamp()
+
+
 class Store:
     """The encrypted keyring file: entries readable without a key, secrets only with it."""
 
@@ -641,7 +646,9 @@ class Store:
         """Store one credential, replacing the one with the same protocol/host/path/username.
 
         A store of the same token keeps what is already known of it: the expiry (git before
-        2.41 never sends it back) and GitHub's check, unless new ones are given. An unchanged
+        2.41 never sends it back) and GitHub's check, unless new ones are given. An expiry
+        that has passed is not kept: the host just took the token again, so the old date was
+        wrong (or renewed), and keeping it would make every push ask again. An unchanged
         entry is not rewritten: git stores after every successful push.
         """
         protocol, host = key_fields["protocol"], key_fields["host"]
@@ -659,8 +666,9 @@ class Store:
                 current = self._current(parser, section, option, key)
             if current is not None and current[0].get("password") == wanted.get("password"):
                 old_secrets, old_meta = current
-                if "password_expiry_utc" in old_secrets:
-                    wanted.setdefault("password_expiry_utc", old_secrets["password_expiry_utc"])
+                old_expiry = old_secrets.get("password_expiry_utc")
+                if old_expiry is not None and not _passed(old_expiry):
+                    wanted.setdefault("password_expiry_utc", old_expiry)
                 if new_check is None:
                     new_check = old_meta.get("check")
                 stored = str(old_meta.get("stored") or stored)

@@ -95,7 +95,8 @@ def unlock(conf: Settings, store: Store, say: Say = _stderr) -> bytes:
         return key
     raise WrongPassphrase(
         f"wrong passphrase for {store.path} ({tries} {'try' if tries == 1 else 'tries'}); "
-        "nothing was changed"
+        f"nothing was changed; if it is forgotten, start a new keyring (its tokens are lost) "
+        f"with: {PROG} reset"
     )
 
 

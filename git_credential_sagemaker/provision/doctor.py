@@ -4,6 +4,8 @@
     keyring file       --keyring_problems--> its header opens
     stored tokens      --token_problems----> GitHub still accepts them
     repository         --repo.repo_problems-> hooks installed, their Python runs, config current
+    pre-commit's cache --hook_env_problems--> on an instance, our hooks' environment (built by
+                                              setup from the wheelhouse) is there and runs
 
 Checks read, and run what git would run (the helper's `capability`, each git hook's Python);
 nothing here changes anything. Each fix is a command that works on the machine as it is: after
@@ -13,6 +15,7 @@ path it runs from unless the PATH finds that very program.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -89,7 +92,7 @@ def _reinstall(machine: Machine, helper: str, prog: Sequence[str]) -> str:
     layout = machine.layout
     if layout and helper == layout.helper:
         if os.path.realpath(prog[0]).startswith(os.path.realpath(layout.venv) + os.sep):
-            return f"sudo bash {shlex.quote(layout.script)}"  # the on-start script rebuilds it
+            return lifecycle.by_hand(layout.script)  # the on-start script rebuilds it
         return f"rm -rf -- {shlex.quote(layout.venv)} && {shlex.join([*prog, 'setup'])}"
     version = f"{wheelhouse.PROJECT}=={wheelhouse.installed_version()}"
     return shlex.join([sys.executable, "-m", "pip", "install", "--force-reinstall", version])
@@ -249,6 +252,82 @@ def token_problems(env: Mapping[str, str], prog: Sequence[str]) -> Iterator[Prob
         yield problem, fix or shlex.join([*prog, "unlock"])
 
 
+def precommit_home(env: Mapping[str, str]) -> Path:
+    """pre-commit's cache, found as pre-commit finds it."""
+    cache = env.get("XDG_CACHE_HOME") or os.path.join(env.get("HOME") or "~", ".cache")
+    where = env.get("PRE_COMMIT_HOME") or os.path.join(os.path.expanduser(cache), "pre-commit")
+    return Path(os.path.realpath(where))
+
+
+def hook_env(home: Path, deps: Sequence[str], language_version: str) -> Optional[Path]:
+    """Where pre-commit keeps the environment of `repo: local` python hooks with `deps`."""
+    import sqlite3
+
+    name = "local:" + ",".join(deps) if deps else "local"
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{home / 'db.db'}?mode=ro", uri=True)) as db:
+            row = db.execute(
+                "SELECT path FROM repos WHERE repo = ? AND ref = ?", (name, "1")
+            ).fetchone()
+    except sqlite3.Error:
+        return None
+    return None if row is None else Path(row[0]) / f"py_env-{language_version}"
+
+
+def _env_runs(envdir: Path) -> bool:
+    """Whether pre-commit would take the environment as installed: its state file, and a
+    Python that starts."""
+    states = (envdir / ".install_state_v2", envdir / ".install_state_v1")
+    if not any(state.exists() for state in states):
+        return False
+    try:
+        done = subprocess.run(
+            [str(envdir / "bin" / "python"), "-I", "-c", "pass"],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=RUN_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def hook_env_problems(
+    env: Mapping[str, str], machine: Machine, repo: Path, prog: Sequence[str]
+) -> Iterator[Problem]:
+    """On an instance, setup builds our hooks' environment from the wheelhouse; when it is
+    gone or its Python no longer runs, the next commit asks the package index and fails."""
+    layout = machine.layout
+    if layout is None or not wheelhouse.current(Path(layout.wheels)):
+        return  # nothing to build it from: the wheelhouse's own problem says so
+    from git_credential_sagemaker.provision import precommit_config
+
+    try:
+        hooks = precommit_config.our_hooks(str(repo))
+    except UserError:
+        return  # a config that does not load is repo_problems' to name
+    wanted = {
+        (
+            tuple(str(d) for d in hook.get("additional_dependencies") or ()),
+            str(hook.get("language_version") or "default"),
+        )
+        for hook in hooks
+        if hook.get("language") == "python"
+    }
+    home = precommit_home(env)
+    for deps, version in sorted(wanted):
+        envdir = hook_env(home, deps, version)
+        if envdir is None or not _env_runs(envdir):
+            where = f" ({envdir})" if envdir is not None else ""
+            yield (
+                f"the notebook hooks' environment in pre-commit's cache{where} is missing or "
+                f"its Python does not run, so the next commit or checkout asks the package "
+                f"index for {', '.join(deps) or 'it'} and fails",
+                shlex.join([*prog, "setup", "--repo", str(repo)]),
+            )
+
+
 def diagnose(env: Mapping[str, str], repo: Optional[Path]) -> list[Problem]:
     prog = program(env)
     problems = list(machine_problems(env, Machine.detect(env), prog))
@@ -259,5 +338,8 @@ def diagnose(env: Mapping[str, str], repo: Optional[Path]) -> list[Problem]:
     if repo is not None:
         from git_credential_sagemaker.provision.repo import repo_problems
 
-        problems += repo_problems(repo, prog)
+        found = repo_problems(repo, prog)
+        problems += found
+        if not found:  # their fixes are setup, which builds the environment too
+            problems += hook_env_problems(env, Machine.detect(env), repo, prog)
     return problems

@@ -3,6 +3,8 @@
     setup, the on-start script --write--> ~/.ipython/profile_default/startup/FILENAME
     a kernel starts --runs it--> env: GIT_TERMINAL_PROMPT=0, GIT_MERGE_AUTOEDIT=no, editors that
                                  fail at once with advice, and the marker the helper's hint reads
+                                 PATH: the launcher's folder first, so `!git-credential-sagemaker
+                                 status` works in a cell (that folder holds only our command)
                                  magics: %git_unlock, %git_login
     %git_unlock --kernel getpass (the password box)--> answer
         --the child's stdin pipe--> PYTHON -I ... git_credential_sagemaker.notebook unlock
@@ -34,6 +36,7 @@ from typing import Optional
 from git_credential_sagemaker import children
 from git_credential_sagemaker.credential.files import atomic_write
 from git_credential_sagemaker.credential.prompt import MAGICS_ENV
+from git_credential_sagemaker.provision import launcher
 from git_credential_sagemaker.provision.machine import Machine
 
 FILENAME = "50-git-credential-sagemaker.py"
@@ -63,11 +66,13 @@ TEMPLATE = '''\
 # standard library only, so it works whatever the kernel's env. setup rewrites it.
 PYTHON = {python!r}
 CHILD = {child!r}
+COMMANDS = {commands!r}
+FIX = {fix!r}
 KERNEL_ENV = {{
 {kernel_env}}}
 
 
-def _git_credential_sagemaker(python, command, kernel_env):
+def _git_credential_sagemaker(python, command, kernel_env, commands, fix):
     import getpass
     import os
     import shlex
@@ -85,8 +90,7 @@ def _git_credential_sagemaker(python, command, kernel_env):
             print(say + "could not read the arguments: " + str(exc))
             return
         if not os.access(python, os.X_OK):
-            print(say + "not installed at " + python + "; in a terminal run: "
-                  "git-credential-sagemaker setup (or attach the on-start script)")
+            print(say + "not installed at " + python + "; in a terminal run: " + fix)
             return
         child = subprocess.Popen(
             command + [action] + args,
@@ -141,22 +145,45 @@ def _git_credential_sagemaker(python, command, kernel_env):
     shell.register_magic_function(git_login, "line", "git_login")
     if getattr(shell, "kernel", None) is not None:  # a kernel, not a terminal IPython
         os.environ.update(kernel_env)
+        # `!git-credential-sagemaker status` in a cell: the kernel's env has no such command.
+        path = os.environ.get("PATH", "")
+        if commands not in path.split(os.pathsep):
+            os.environ["PATH"] = commands + (os.pathsep + path if path else "")
 
 
 try:
-    _git_credential_sagemaker(PYTHON, CHILD, KERNEL_ENV)
+    _git_credential_sagemaker(PYTHON, CHILD, KERNEL_ENV, COMMANDS, FIX)
 except Exception as exc:  # a broken startup file must never stop a kernel from starting
     print("git-credential-sagemaker: kernel startup failed: " + repr(exc))
-del _git_credential_sagemaker, PYTHON, CHILD, KERNEL_ENV
+del _git_credential_sagemaker, PYTHON, CHILD, KERNEL_ENV, COMMANDS, FIX
 '''
 
 
-def render(python: str) -> str:
+def render(python: str, commands: str, fix: str = "git-credential-sagemaker setup") -> str:
     """The startup file, naming the interpreter that has the package: this one (with the
-    folders it imports from), or a venv's, which finds the package by its own site."""
+    folders it imports from), or a venv's, which finds the package by its own site;
+    `commands`, the launcher's folder, which a kernel puts first on its PATH; and `fix`, the
+    terminal line that brings that interpreter back (on an instance, the on-start script)."""
     env = "".join(f"    {name!r}: {value!r},\n" for name, value in KERNEL_ENV.items())
     child = children.argv(NOTEBOOK_MODULE, python=python)
-    return TEMPLATE.format(python=python, child=child, kernel_env=env)
+    return TEMPLATE.format(python=python, child=child, kernel_env=env, commands=commands, fix=fix)
+
+
+def fix_line(machine: Machine) -> str:
+    """What brings the interpreter back: on an instance, the saved on-start script, which
+    rebuilds the venv a restart (or anything else) took away; elsewhere, setup."""
+    if machine.layout:
+        from git_credential_sagemaker.provision import lifecycle  # it renders this file too
+
+        return lifecycle.by_hand(machine.layout.script)
+    return "git-credential-sagemaker setup"
+
+
+def commands_dir(machine: Machine, env: Mapping[str, str]) -> str:
+    """The launcher's folder (provision/launcher): it holds only our command."""
+    if machine.layout:
+        return os.path.dirname(machine.layout.helper)
+    return os.path.dirname(launcher.default_path(env))
 
 
 def startup_dir(machine: Machine, env: Mapping[str, str]) -> Path:
@@ -177,7 +204,7 @@ def interpreter(machine: Machine) -> str:
 def install(machine: Machine, env: Mapping[str, str], dry_run: bool) -> list[str]:
     """Write the startup file unless it is already current; what changed, for setup's report."""
     path = startup_dir(machine, env) / FILENAME
-    text = render(interpreter(machine))
+    text = render(interpreter(machine), commands_dir(machine, env), fix_line(machine))
     if _current(path) == text:
         return []
     if not dry_run:
@@ -192,7 +219,9 @@ def install(machine: Machine, env: Mapping[str, str], dry_run: bool) -> list[str
 def is_current(machine: Machine, env: Mapping[str, str]) -> bool:
     """Whether the startup file is there and is what setup would write now."""
     path = startup_dir(machine, env) / FILENAME
-    return _current(path) == render(interpreter(machine))
+    return _current(path) == render(
+        interpreter(machine), commands_dir(machine, env), fix_line(machine)
+    )
 
 
 def _current(path: Path) -> Optional[str]:

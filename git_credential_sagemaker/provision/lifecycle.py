@@ -27,6 +27,7 @@ images that differ). AWS limits the script to 16384 characters and 5 minutes.
 
 from __future__ import annotations
 
+import os
 import shlex
 
 from git_credential_sagemaker.errors import SetupError
@@ -167,8 +168,17 @@ def fields(layout: Layout) -> dict[str, str]:
         "startup_dir": q(layout.ipython_startup),
         "startup_file": q(f"{layout.ipython_startup}/{kernel_startup.FILENAME}"),
         "startup_tmp": q(f"{layout.ipython_startup}/.{kernel_startup.FILENAME}.tmp"),
-        "startup": kernel_startup.render(layout.python),
+        "startup": kernel_startup.render(
+            layout.python, os.path.dirname(layout.helper), by_hand(layout.script)
+        ),
     }
+
+
+def by_hand(script: str) -> str:
+    """The one terminal line that restores everything after a restart when no Lifecycle
+    Configuration runs the saved script: root runs it, as AWS would, and it switches to the
+    user itself."""
+    return f"sudo bash {shlex.quote(script)}"
 
 
 def checked(script: str) -> str:

@@ -120,6 +120,8 @@ def setup(
         repo_changes = setup_repo(repo, migrate=migrate, dry_run=dry_run, python=python)
         changes += [c.what for c in repo_changes if not c.advice]
         notes += [c.what for c in repo_changes if c.advice]
+        if machine.layout is not None:
+            changes += restart.name_the_restore_in_hooks(machine.layout, repo, dry_run)
     elif no_repo_because:
         notes.append(f"no repository was set up: {no_repo_because}")
     return Report(changes, notes, dry_run, machine.kind)
