@@ -214,6 +214,7 @@ def test_an_old_system_entry_moves_to_python_and_nothing_else_changes(user: User
         "# Notebook hooks of git-credential-sagemaker; system hooks need no network.",
         "language: system",
         "language: system",
+        "stages: [post-checkout, post-merge, post-rewrite]",
     ]
     assert added == [
         "# Notebook hooks of git-credential-sagemaker; pre-commit installs it from the package "
@@ -224,6 +225,7 @@ def test_an_old_system_entry_moves_to_python_and_nothing_else_changes(user: User
         "language: python",
         "language_version: python3",
         f"additional_dependencies: [{PIN}]",
+        "stages: [post-checkout, post-merge, post-rewrite, post-commit, manual]",
         "# A plain `pre-commit install` sets up every git hook the notebook hooks use.",
         f"default_install_hook_types: [{', '.join(HOOK_TYPES)}]",
     ]
@@ -253,7 +255,14 @@ EDITS = {
         "  - id: py-to-notebooks\n    name: p\n"
         "    entry: git-credential-sagemaker-py-to-notebooks\n"
         f"    language: python\n    additional_dependencies: [pandas, {PIN}]\n",
-        [("    - 'git-credential-sagemaker==0.0.1'  # pinned", f"    - {PIN}  # pinned")],
+        [
+            (
+                "default_install_hook_types: [pre-commit, post-checkout, post-merge, post-rewrite]",
+                "default_install_hook_types: [pre-commit, post-checkout, post-merge, post-rewrite, "
+                "post-commit]",
+            ),
+            ("    - 'git-credential-sagemaker==0.0.1'  # pinned", f"    - {PIN}  # pinned"),
+        ],
     ),
     # the user's own hook types stay, ours are added to the same one-line list
     "hook types": (
@@ -268,7 +277,7 @@ EDITS = {
             (
                 "default_install_hook_types: [pre-commit, commit-msg]  # mine",
                 "default_install_hook_types: [pre-commit, commit-msg, post-checkout, post-merge, "
-                "post-rewrite]  # mine",
+                "post-rewrite, post-commit]  # mine",
             )
         ],
     ),

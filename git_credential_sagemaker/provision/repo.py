@@ -84,6 +84,7 @@ HOOK_PURPOSE = {
     "post-checkout": "notebooks are not rebuilt after a checkout",
     "post-merge": "notebooks are not rebuilt after a merge or pull",
     "post-rewrite": "notebooks are not rebuilt after a rebase",
+    "post-commit": "notebooks are not rebuilt after a conflicted merge or a cherry-pick",
 }
 
 
