@@ -311,6 +311,42 @@ def rebuild(
     return messages
 
 
+def out_of_date(root: str, scripts: list[Script], cache: SyncCache) -> list[Script]:
+    """The scripts whose notebook is missing, or whose inputs differ from the `.py`.
+
+    A notebook the cache saw in sync with this very `.py` is not read; one that cannot be
+    read or converted is left to the hooks, which say why when they run.
+    """
+    from .convert import (
+        NotebookError,
+        inputs_text,
+        load_notebook,
+        text_format_name,
+        text_to_notebook,
+    )
+
+    stale: list[Script] = []
+    for script in scripts:
+        try:
+            raw = read_in_tree(root, script.notebook)
+        except PathError:
+            continue
+        if raw is None:
+            stale.append(script)
+            continue
+        entry = cache.fresh(script.notebook, os.stat(os.path.join(root, script.notebook)))
+        if entry is not None and entry.py_sha == sha256(script.text):
+            continue
+        try:
+            source = text_to_notebook(script.text.decode("utf-8"))
+            fmt_name = text_format_name(source)
+            if inputs_text(load_notebook(raw), fmt_name) != inputs_text(source, fmt_name):
+                stale.append(script)
+        except (NotebookError, UnicodeDecodeError):
+            continue
+    return stale
+
+
 def not_written_message(script: Script, err: PathError) -> str:
     return (
         f"{NAME}: error: {escape(script.py)} -> {err}; the notebook was left as is. Fix it, "

@@ -329,3 +329,49 @@ def test_a_flow_style_hook_is_still_migrated(tmp_path: Path) -> None:
     }
     assert data["repos"][1] == {"repo": "local", "hooks": [LOCAL_HOOKS[1]]}
     assert data["default_install_hook_types"] == list(HOOK_TYPES)
+
+
+def test_a_colleague_builds_the_notebooks_of_a_fresh_clone_with_pre_commit_alone(
+    tmp_path: Path, origin: Path, colleague_venv: Path, wheels: Path
+) -> None:
+    colleague = Colleague(tmp_path, colleague_venv, wheels)
+    clone = tmp_path / "clone"
+    assert colleague.run("git", "clone", "-q", str(origin), str(clone), cwd=tmp_path)[0] == 0
+    assert colleague.run("pre-commit", "install", cwd=clone)[0] == 0
+    assert not (clone / "analysis.ipynb").exists()  # the clone ran no hook of pre-commit's
+
+    code, said = colleague.run(
+        "pre-commit", "run", "--hook-stage", "manual", "py-to-notebooks", cwd=clone
+    )
+
+    assert code == 0, said
+    assert code_of(clone / "analysis.ipynb") == ["x = 2"]
+
+
+def test_doctor_names_notebooks_out_of_date_and_the_command_that_builds_them(
+    tmp_path: Path, origin: Path
+) -> None:
+    from git_credential_sagemaker.provision.repo import repo_problems
+
+    with User(tmp_path) as user:
+        clone = tmp_path / "clone"
+        assert user.git("clone", "-q", str(origin), str(clone)).returncode == 0
+        problems = [p for p in repo_problems(clone) if "out of date" in p[0]]
+        assert problems == [
+            (
+                "1 notebook(s) missing or out of date with their .py (analysis.ipynb), so they "
+                "show code that is not what is committed",
+                f"git-credential-sagemaker notebooks --repo {clone}",
+            )
+        ]
+        done = user.run([APP, "notebooks"], cwd=clone)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.decode() == "analysis.ipynb: built from analysis.py\n"
+        assert code_of(clone / "analysis.ipynb") == ["x = 2"]
+        assert not [p for p in repo_problems(clone) if "out of date" in p[0]]
+
+        save_notebook(clone / "analysis.ipynb", "x = 'stale'")  # as a merge left it
+        assert [p for p in repo_problems(clone) if "out of date" in p[0]]
+        again = user.run([APP, "notebooks", "--repo", str(clone), "--overwrite"], cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert code_of(clone / "analysis.ipynb") == ["x = 2"]
