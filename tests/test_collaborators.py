@@ -145,7 +145,7 @@ def test_a_colleagues_plain_pre_commit_install_builds_and_runs_the_hooks(
 
 
 def test_a_colleague_without_network_is_told_what_is_missing(
-    tmp_path: Path, origin: Path, colleague_venv: Path
+    tmp_path: Path, origin: Path, colleague_venv: Path, wheels: Path
 ) -> None:
     colleague = Colleague(tmp_path, colleague_venv, None)  # no index, no wheels
     clone = tmp_path / "clone"
@@ -161,6 +161,13 @@ def test_a_colleague_without_network_is_told_what_is_missing(
     assert (
         run(["git", "rev-list", "--count", "HEAD"], env=colleague.env, cwd=clone).stdout == b"2\n"
     )
+    # The config they were given says what to do about it, and doing it works.
+    fix = "PIP_NO_INDEX=1 PIP_FIND_LINKS=<a folder of its wheels> pre-commit install-hooks"
+    assert fix in (clone / ".pre-commit-config.yaml").read_text()
+    env = {**colleague.env, **pip_env(wheels)}
+    assert run(["pre-commit", "install-hooks"], env=env, cwd=clone, timeout=300).returncode == 0
+    done = run(["git", "commit", "-qm", "notes"], env={**env, **IDENTITY}, cwd=clone)
+    assert done.returncode == 0, done.stderr
 
 
 OLD_CONFIG = """\
@@ -218,7 +225,8 @@ def test_an_old_system_entry_moves_to_python_and_nothing_else_changes(user: User
     ]
     assert added == [
         "# Notebook hooks of git-credential-sagemaker; pre-commit installs it from the package "
-        "index.",
+        "index (not there? PIP_NO_INDEX=1 PIP_FIND_LINKS=<a folder of its wheels> pre-commit "
+        "install-hooks)",
         "language: python",
         "language_version: python3",
         f"additional_dependencies: [{PIN}]",

@@ -48,7 +48,8 @@ INSTALL_TYPES = "default_install_hook_types"
 # not depend on which pythonX.Y the PATH of the process running git happens to hold.
 LANGUAGE_VERSION = "python3"
 LOCAL_COMMENT = (
-    "# Notebook hooks of git-credential-sagemaker; pre-commit installs it from the package index."
+    "# Notebook hooks of git-credential-sagemaker; pre-commit installs it from the package index"
+    " (not there? PIP_NO_INDEX=1 PIP_FIND_LINKS=<a folder of its wheels> pre-commit install-hooks)"
 )
 OLD_COMMENT = "# Notebook hooks of git-credential-sagemaker; system hooks need no network."
 TYPES_COMMENT = "# A plain `pre-commit install` sets up every git hook the notebook hooks use."
