@@ -52,6 +52,7 @@ COMMANDS = (
     "reset",
     "doctor",
     "lifecycle-script",
+    "notebooks",
 )
 
 

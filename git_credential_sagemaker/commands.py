@@ -358,6 +358,27 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_notebooks(args: argparse.Namespace) -> int:
+    """Rebuild the notebooks that are missing or out of date with their .py (after a clone)."""
+    from git_credential_sagemaker.provision import repo as repo_setup
+    from git_credential_sagemaker.provision import setup
+
+    where = setup.find_repo(args.repo, os.getcwd())
+    if where is None:
+        raise SetupError(
+            f"{sanitize(os.getcwd())} is not inside a git repository; run it inside one, "
+            "or with --repo PATH"
+        )
+    built, left = repo_setup.rebuild_notebooks(where, overwrite=args.overwrite)
+    for change in built:
+        print(change.what)
+    for message in left:
+        print(message)
+    if not built and not left:
+        print("every notebook is up to date with its .py")
+    return 1 if left else 0
+
+
 def _timeout(text: str) -> float:
     try:
         return parse_timeout(text)
@@ -498,6 +519,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor = add("doctor", cmd_doctor, "check every piece and print the fix for each one off")
     doctor.add_argument("--repo", help="repository to check (default: the one you stand in)")
+    notebooks = add(
+        "notebooks",
+        cmd_notebooks,
+        "build the notebooks missing or out of date with their .py (e.g. after a clone)",
+    )
+    notebooks.add_argument("--repo", help="repository (default: the one you stand in)")
+    notebooks.add_argument(
+        "--overwrite", action="store_true", help="replace notebooks even if they have local edits"
+    )
     return parser
 
 

@@ -237,19 +237,29 @@ def gitignore_command(root: str) -> str:
     return f"{append} && git add .gitignore"
 
 
+def conflict_message(notebook: str, py: str) -> str:
+    """Both ways out keep the `.py`: it may hold a merge or a pull, which the notebook's
+    version would silently undo; the notebook's edits are kept in a copy, or dropped by name."""
+    copy = f"{notebook}.mine"
+    rebuild = [PY_TO_NOTEBOOKS, "--overwrite", py]
+    return (
+        f"{NAME}: {escape(notebook)} and {escape(py)} were both edited since they were last in "
+        f"sync, so neither was changed. {escape(py)} may hold someone else's change (a merge or "
+        "a pull), which the notebook's version would undo. Resolve it one way or the other:\n"
+        f"  keep both: rebuild the notebook from {escape(py)} (outputs are kept) with your "
+        f"version saved as {escape(copy)}, then bring your edits over from it: "
+        f"{shell_join(['cp', '--', notebook, copy])} && {shell_join(rebuild)}\n"
+        f"  keep {escape(py)} only (drops the notebook's edits, keeps its outputs): "
+        f"{shell_join(rebuild)}"
+    )
+
+
 def print_report(root: str, report: Report, unstaged: list[str], tracked: list[str]) -> None:
     """Print what the commit still needs; every name from the tree escaped (see util)."""
     for line in report.errors:
         say(line)
     for notebook, py in report.conflicts:
-        say(
-            f"{NAME}: {escape(notebook)} and {escape(py)} were both edited since they were last "
-            "in sync, so neither was changed. Resolve it one way or the other:\n"
-            f"  keep the notebook's version (replaces {escape(py)}): "
-            f"{shell_join([PROG, '--overwrite', notebook])}\n"
-            f"  keep {escape(py)} (replaces the notebook's inputs, keeps its outputs): "
-            f"{shell_join([PY_TO_NOTEBOOKS, '--overwrite', py])}"
-        )
+        say(conflict_message(notebook, py))
     if unstaged:
         say(f"{NAME}: these scripts of your notebooks are not staged:")
         for py in unstaged:

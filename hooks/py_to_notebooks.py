@@ -1,12 +1,14 @@
-"""post-checkout/merge/rewrite hook: rebuild the notebooks whose `.py` a checkout or merge changed.
+"""post-checkout/merge/rewrite/commit hook: rebuild the notebooks whose `.py` git changed.
 
 Data flow: git lists the `.py` files that changed between `PRE_COMMIT_FROM_REF` and
-`PRE_COMMIT_TO_REF` (post-checkout), or between `ORIG_HEAD` and `HEAD` (post-merge, and
-post-rewrite after a rebase) -> only jupytext scripts are kept: a jupytext header, a pairing the
-cache remembers, an existing paired notebook, or a prefix/suffix pairing in the repo's jupytext
-configuration; plain modules like `train.py` are never touched -> each notebook is rebuilt from its
-`.py` with jupytext, keeping the outputs of the cells whose code is unchanged, or
-created if missing.
+`PRE_COMMIT_TO_REF` (post-checkout), between `ORIG_HEAD` and `HEAD` (post-merge, and
+post-rewrite after a rebase), or, after a commit (post-commit), between the first parent and
+`HEAD` when that commit concluded a merge, a cherry-pick or a revert (HEAD's reflog says so:
+git runs no post-merge hook for the commit that concludes a conflicted merge) -> only jupytext
+scripts are kept: a jupytext header, a pairing the cache remembers, an existing paired
+notebook, or a prefix/suffix pairing in the repo's jupytext configuration; plain modules like
+`train.py` are never touched -> each notebook is rebuilt from its `.py` with jupytext, keeping
+the outputs of the cells whose code is unchanged, or created if missing.
 
 A notebook is only replaced when that loses nothing: it is unchanged since it was last in sync
 (the cache), or its inputs equal the `.py` at the old ref, or already equal the new `.py`.
@@ -17,8 +19,9 @@ is read only while it stays inside the work tree, and a notebook is never writte
 symlink (`a.ipynb -> /anywhere/file` in a pulled commit) or into a folder that leads outside the
 work tree, but replaced atomically. Each refusal is one error line naming the file; exit 1.
 
-Without refs it can be run by hand: `--all` for every tracked jupytext script (e.g. after a
-clone), or explicit `.py` paths; `--overwrite` replaces notebooks with local edits.
+Without refs it can be run by hand: explicit `.py` paths, or `--all` for every tracked jupytext
+script, which is also what a run outside a git hook does (`pre-commit run --hook-stage manual
+py-to-notebooks`, e.g. after a clone); `--overwrite` replaces notebooks with local edits.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from .util import (
     git,
     glob_pathspec,
     read_blobs,
+    read_bytes,
     read_in_tree,
     say,
     sha256,
@@ -121,9 +125,69 @@ def find_changes(root: str, args: argparse.Namespace) -> Changes:
             out = git(["ls-tree", "-r", "-z", "--name-only", args.to_ref], root)
             return Changes([p for p in zsplit(out) if p.endswith(".py")], None, False)
         return Changes(changed_between(root, args.from_ref, args.to_ref), args.from_ref, False)
-    if args.rewrite_command == "amend" or not ref_exists(root, "ORIG_HEAD"):
+    if args.rewrite_command == "amend":
         return Changes([], None, False)  # an amend only re-commits what the notebooks wrote
-    return Changes(changed_between(root, "ORIG_HEAD", "HEAD"), "ORIG_HEAD", False)
+    if args.rewrite_command is None and not os.environ.get("PRE_COMMIT_IS_SQUASH_MERGE"):
+        after = after_commit(root)  # neither post-rewrite nor post-merge
+        if after is not None:
+            return after
+    if not ref_exists(root, "ORIG_HEAD"):
+        return Changes([], None, False)
+    changed = changed_between(root, "ORIG_HEAD", "HEAD")
+    onto = rebase_onto(root) if args.rewrite_command == "rebase" else None
+    if onto is not None:  # the notebooks were rebuilt at onto when the rebase began
+        changed += [p for p in changed_between(root, onto, "HEAD") if p not in changed]
+    return Changes(changed, "ORIG_HEAD", False)
+
+
+# How HEAD's last reflog entry starts after a commit that brings in someone else's change.
+CONCLUDED = ("commit (merge)", "commit (cherry-pick)", "cherry-pick", "commit (revert)", "revert")
+
+
+def rebase_folders(root: str) -> list[str]:
+    found = git(["rev-parse", "--git-path", "rebase-merge", "--git-path", "rebase-apply"], root)
+    return [os.path.join(root, p) for p in decode(found).splitlines()]
+
+
+def rebase_in_progress(root: str) -> bool:
+    """A rebase (or `git am`) is under way: its post-rewrite rebuilds when it ends."""
+    return any(os.path.isdir(folder) for folder in rebase_folders(root))
+
+
+def rebase_onto(root: str) -> str | None:
+    """The commit a finishing rebase started from (post-rewrite runs before its state goes).
+
+    Its first checkout rebuilt the notebooks there, so a conflict resolved back to the
+    rebased branch's own version changes nothing between ORIG_HEAD and HEAD, yet the
+    notebook shows onto's.
+    """
+    for folder in rebase_folders(root):
+        onto = read_bytes(os.path.join(folder, "onto"))
+        if onto and ref_exists(root, decode(onto).strip()):
+            return decode(onto).strip()
+    return None
+
+
+def after_commit(root: str) -> Changes | None:
+    """What a post-commit hook, or a run by hand without refs, rebuilds; None: after a merge.
+
+    git runs post-commit with GIT_INDEX_FILE set; a run by hand (no git hook) builds the
+    notebooks of every tracked script, as `--all` does.
+    """
+    if rebase_in_progress(root):
+        return Changes([], None, False)
+    try:
+        last = decode(git(["reflog", "-1", "--format=%gs", "HEAD"], root)).strip()
+    except GitError:
+        last = ""
+    if last.startswith(CONCLUDED) and ref_exists(root, "HEAD^1"):
+        return Changes(changed_between(root, "HEAD^1", "HEAD"), "HEAD^1", False)
+    if last.startswith(("merge", "pull")) and ref_exists(root, "ORIG_HEAD"):
+        return None  # by hand after a merge or pull: ORIG_HEAD, as post-merge does
+    if os.environ.get("GIT_INDEX_FILE"):
+        return Changes([], None, False)  # after a commit of the user's own
+    listed = git(["ls-files", "-z", "--", glob_pathspec(".py")], root, patterns=True)
+    return Changes(zsplit(listed), "HEAD", False)
 
 
 def recognise(
@@ -245,6 +309,42 @@ def rebuild(
             continue
         cache.record(script.notebook, st, script.py, sha256(script.text))
     return messages
+
+
+def out_of_date(root: str, scripts: list[Script], cache: SyncCache) -> list[Script]:
+    """The scripts whose notebook is missing, or whose inputs differ from the `.py`.
+
+    A notebook the cache saw in sync with this very `.py` is not read; one that cannot be
+    read or converted is left to the hooks, which say why when they run.
+    """
+    from .convert import (
+        NotebookError,
+        inputs_text,
+        load_notebook,
+        text_format_name,
+        text_to_notebook,
+    )
+
+    stale: list[Script] = []
+    for script in scripts:
+        try:
+            raw = read_in_tree(root, script.notebook)
+        except PathError:
+            continue
+        if raw is None:
+            stale.append(script)
+            continue
+        entry = cache.fresh(script.notebook, os.stat(os.path.join(root, script.notebook)))
+        if entry is not None and entry.py_sha == sha256(script.text):
+            continue
+        try:
+            source = text_to_notebook(script.text.decode("utf-8"))
+            fmt_name = text_format_name(source)
+            if inputs_text(load_notebook(raw), fmt_name) != inputs_text(source, fmt_name):
+                stale.append(script)
+        except (NotebookError, UnicodeDecodeError):
+            continue
+    return stale
 
 
 def not_written_message(script: Script, err: PathError) -> str:

@@ -145,7 +145,7 @@ def test_a_colleagues_plain_pre_commit_install_builds_and_runs_the_hooks(
 
 
 def test_a_colleague_without_network_is_told_what_is_missing(
-    tmp_path: Path, origin: Path, colleague_venv: Path
+    tmp_path: Path, origin: Path, colleague_venv: Path, wheels: Path
 ) -> None:
     colleague = Colleague(tmp_path, colleague_venv, None)  # no index, no wheels
     clone = tmp_path / "clone"
@@ -161,6 +161,13 @@ def test_a_colleague_without_network_is_told_what_is_missing(
     assert (
         run(["git", "rev-list", "--count", "HEAD"], env=colleague.env, cwd=clone).stdout == b"2\n"
     )
+    # The config they were given says what to do about it, and doing it works.
+    fix = "PIP_NO_INDEX=1 PIP_FIND_LINKS=<a folder of its wheels> pre-commit install-hooks"
+    assert fix in (clone / ".pre-commit-config.yaml").read_text()
+    env = {**colleague.env, **pip_env(wheels)}
+    assert run(["pre-commit", "install-hooks"], env=env, cwd=clone, timeout=300).returncode == 0
+    done = run(["git", "commit", "-qm", "notes"], env={**env, **IDENTITY}, cwd=clone)
+    assert done.returncode == 0, done.stderr
 
 
 OLD_CONFIG = """\
@@ -214,16 +221,19 @@ def test_an_old_system_entry_moves_to_python_and_nothing_else_changes(user: User
         "# Notebook hooks of git-credential-sagemaker; system hooks need no network.",
         "language: system",
         "language: system",
+        "stages: [post-checkout, post-merge, post-rewrite]",
     ]
     assert added == [
         "# Notebook hooks of git-credential-sagemaker; pre-commit installs it from the package "
-        "index.",
+        "index (not there? PIP_NO_INDEX=1 PIP_FIND_LINKS=<a folder of its wheels> pre-commit "
+        "install-hooks)",
         "language: python",
         "language_version: python3",
         f"additional_dependencies: [{PIN}]",
         "language: python",
         "language_version: python3",
         f"additional_dependencies: [{PIN}]",
+        "stages: [post-checkout, post-merge, post-rewrite, post-commit, manual]",
         "# A plain `pre-commit install` sets up every git hook the notebook hooks use.",
         f"default_install_hook_types: [{', '.join(HOOK_TYPES)}]",
     ]
@@ -253,7 +263,14 @@ EDITS = {
         "  - id: py-to-notebooks\n    name: p\n"
         "    entry: git-credential-sagemaker-py-to-notebooks\n"
         f"    language: python\n    additional_dependencies: [pandas, {PIN}]\n",
-        [("    - 'git-credential-sagemaker==0.0.1'  # pinned", f"    - {PIN}  # pinned")],
+        [
+            (
+                "default_install_hook_types: [pre-commit, post-checkout, post-merge, post-rewrite]",
+                "default_install_hook_types: [pre-commit, post-checkout, post-merge, post-rewrite, "
+                "post-commit]",
+            ),
+            ("    - 'git-credential-sagemaker==0.0.1'  # pinned", f"    - {PIN}  # pinned"),
+        ],
     ),
     # the user's own hook types stay, ours are added to the same one-line list
     "hook types": (
@@ -268,7 +285,7 @@ EDITS = {
             (
                 "default_install_hook_types: [pre-commit, commit-msg]  # mine",
                 "default_install_hook_types: [pre-commit, commit-msg, post-checkout, post-merge, "
-                "post-rewrite]  # mine",
+                "post-rewrite, post-commit]  # mine",
             )
         ],
     ),
@@ -320,3 +337,49 @@ def test_a_flow_style_hook_is_still_migrated(tmp_path: Path) -> None:
     }
     assert data["repos"][1] == {"repo": "local", "hooks": [LOCAL_HOOKS[1]]}
     assert data["default_install_hook_types"] == list(HOOK_TYPES)
+
+
+def test_a_colleague_builds_the_notebooks_of_a_fresh_clone_with_pre_commit_alone(
+    tmp_path: Path, origin: Path, colleague_venv: Path, wheels: Path
+) -> None:
+    colleague = Colleague(tmp_path, colleague_venv, wheels)
+    clone = tmp_path / "clone"
+    assert colleague.run("git", "clone", "-q", str(origin), str(clone), cwd=tmp_path)[0] == 0
+    assert colleague.run("pre-commit", "install", cwd=clone)[0] == 0
+    assert not (clone / "analysis.ipynb").exists()  # the clone ran no hook of pre-commit's
+
+    code, said = colleague.run(
+        "pre-commit", "run", "--hook-stage", "manual", "py-to-notebooks", cwd=clone
+    )
+
+    assert code == 0, said
+    assert code_of(clone / "analysis.ipynb") == ["x = 2"]
+
+
+def test_doctor_names_notebooks_out_of_date_and_the_command_that_builds_them(
+    tmp_path: Path, origin: Path
+) -> None:
+    from git_credential_sagemaker.provision.repo import repo_problems
+
+    with User(tmp_path) as user:
+        clone = tmp_path / "clone"
+        assert user.git("clone", "-q", str(origin), str(clone)).returncode == 0
+        problems = [p for p in repo_problems(clone) if "out of date" in p[0]]
+        assert problems == [
+            (
+                "1 notebook(s) missing or out of date with their .py (analysis.ipynb), so they "
+                "show code that is not what is committed",
+                f"git-credential-sagemaker notebooks --repo {clone}",
+            )
+        ]
+        done = user.run([APP, "notebooks"], cwd=clone)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.decode() == "analysis.ipynb: built from analysis.py\n"
+        assert code_of(clone / "analysis.ipynb") == ["x = 2"]
+        assert not [p for p in repo_problems(clone) if "out of date" in p[0]]
+
+        save_notebook(clone / "analysis.ipynb", "x = 'stale'")  # as a merge left it
+        assert [p for p in repo_problems(clone) if "out of date" in p[0]]
+        again = user.run([APP, "notebooks", "--repo", str(clone), "--overwrite"], cwd=tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert code_of(clone / "analysis.ipynb") == ["x = 2"]

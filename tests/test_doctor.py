@@ -18,9 +18,10 @@ from instance import Instance
 from localindex import BASE_PYTHON, wheel_dir
 from support import BIN, IDENTITY, User, run
 
+from git_credential_sagemaker.provision.precommit_config import HOOK_TYPES
+
 APP = str(BIN / "git-credential-sagemaker")
 MINIMAL_PATH = "/usr/bin:/bin"
-HOOK_TYPES = ("pre-commit", "post-checkout", "post-merge", "post-rewrite")
 
 
 def doctor(user: User, cwd: Path, **env: str) -> list[tuple[str, str]]:

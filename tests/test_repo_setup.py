@@ -229,8 +229,8 @@ def test_config_with_our_hooks_from_a_hooks_repo_keeps_them(tmp_path: Path) -> N
     repo = make_repo(tmp_path / "repo", {".pre-commit-config.yaml": config})
     assert [c for c in whats(setup_repo(repo)) if ".pre-commit-config.yaml" in c] == [
         ".pre-commit-config.yaml: default_install_hook_types now lists pre-commit, "
-        "post-checkout, post-merge, post-rewrite, so a plain `pre-commit install` sets up every "
-        "hook (staged)"
+        "post-checkout, post-merge, post-rewrite, post-commit, so a plain `pre-commit install` "
+        "sets up every hook (staged)"
     ]
     types = f"default_install_hook_types: [{', '.join(HOOK_TYPES)}]"
     assert (repo / ".pre-commit-config.yaml").read_text() == f"{config}{TYPES_COMMENT}\n{types}\n"
@@ -368,7 +368,9 @@ def test_repo_problems_names_each_fix(tmp_path: Path) -> None:
     for _, fix in problems:  # the shell fixes work as printed; setup's are tested above
         if fix.startswith("cd "):
             output("sh", "-c", fix, cwd=tmp_path)
-    assert [fix for _, fix in repo_problems(repo)] == [setup] * 5 + [f"{setup} --migrate"]
+    assert [fix for _, fix in repo_problems(repo)] == [setup] * (len(HOOK_TYPES) + 1) + [
+        f"{setup} --migrate"
+    ]
     setup_repo(repo, migrate=True)
     assert repo_problems(repo) == []
 

@@ -39,13 +39,17 @@ from git_credential_sagemaker.provision import wheelhouse
 
 CONFIG = ".pre-commit-config.yaml"
 PROJECT = wheelhouse.PROJECT
-HOOK_TYPES = ("pre-commit", "post-checkout", "post-merge", "post-rewrite")
+# post-commit comes last, so the lists of configs written before it gain one item at their end:
+# it rebuilds the notebooks after the commit that concludes a conflicted merge or a cherry-pick,
+# where git runs no post-merge hook.
+HOOK_TYPES = ("pre-commit", "post-checkout", "post-merge", "post-rewrite", "post-commit")
 INSTALL_TYPES = "default_install_hook_types"
 # pre-commit's own interpreter (any Python 3 matches it), so the environment's folder name does
 # not depend on which pythonX.Y the PATH of the process running git happens to hold.
 LANGUAGE_VERSION = "python3"
 LOCAL_COMMENT = (
-    "# Notebook hooks of git-credential-sagemaker; pre-commit installs it from the package index."
+    "# Notebook hooks of git-credential-sagemaker; pre-commit installs it from the package index"
+    " (not there? PIP_NO_INDEX=1 PIP_FIND_LINKS=<a folder of its wheels> pre-commit install-hooks)"
 )
 OLD_COMMENT = "# Notebook hooks of git-credential-sagemaker; system hooks need no network."
 TYPES_COMMENT = "# A plain `pre-commit install` sets up every git hook the notebook hooks use."
@@ -77,7 +81,7 @@ def local_hooks(version: str) -> tuple[dict[str, Any], ...]:
             "name": ".py scripts to notebooks",
             "entry": py_to_notebooks.PROG,
             **common,
-            "stages": ["post-checkout", "post-merge", "post-rewrite"],
+            "stages": ["post-checkout", "post-merge", "post-rewrite", "post-commit", "manual"],
         },
     )
 
@@ -85,6 +89,7 @@ def local_hooks(version: str) -> tuple[dict[str, Any], ...]:
 VERSION = wheelhouse.installed_version()
 LOCAL_HOOKS = local_hooks(VERSION)
 _PROGS = {hook["id"]: hook["entry"] for hook in LOCAL_HOOKS}
+_STAGES = {hook["id"]: hook["stages"] for hook in LOCAL_HOOKS}
 
 
 class ConfigState(NamedTuple):
@@ -127,8 +132,9 @@ class ConfigState(NamedTuple):
         if self.outdated:
             found.append(
                 f"{CONFIG} has the {' and '.join(self.outdated)} hook(s) in an older form "
-                f"(`language: system`, which a colleague's pre-commit can't run, or a pin below "
-                f"{VERSION})"
+                f"(`language: system`, which a colleague's pre-commit can't run, a pin below "
+                f"{VERSION}, or stages without post-commit, so a concluded merge leaves "
+                "notebooks stale)"
             )
         if self.types_missing:
             found.append(
@@ -239,8 +245,16 @@ def _ours(data: Any) -> list[CommentedMap]:
     return found
 
 
-def _stale(hook: CommentedMap) -> bool:
-    """Whether a hook of ours cannot be installed by pre-commit, or pins an older version."""
+def _stages_missing(hook: CommentedMap) -> list[str]:
+    """The stages ours runs in that the hook's own `stages:` list leaves out (none if unset)."""
+    stages = hook.get("stages")
+    if not isinstance(stages, list):
+        return []
+    return [s for s in _STAGES.get(str(hook.get("id")), []) if s not in stages]
+
+
+def _pin_stale(hook: CommentedMap) -> bool:
+    """Whether a hook of ours is `language: system`, or pins none or an older version."""
     if hook.get("language") != "python":
         return True
     deps = hook.get("additional_dependencies")
@@ -249,6 +263,12 @@ def _stale(hook: CommentedMap) -> bool:
         return not pins or max(pins) < Version(VERSION)
     except InvalidVersion:
         return False
+
+
+def _stale(hook: CommentedMap) -> bool:
+    """Whether a hook of ours cannot be installed by pre-commit, pins an older version, or
+    leaves out a stage it runs in (a config written before the post-commit stage)."""
+    return bool(_stages_missing(hook)) or _pin_stale(hook)
 
 
 def _wanted_deps(hook: CommentedMap) -> list[Any]:
@@ -290,6 +310,8 @@ def _change_data(doc: Any, missing: list[dict[str, Any]], types: list[str]) -> N
             hook["language"] = "python"
             hook.insert(list(hook).index("language") + 1, "language_version", LANGUAGE_VERSION)
         hook["additional_dependencies"] = _flow(_wanted_deps(hook))
+        if _stages_missing(hook):
+            hook["stages"] = _flow([*hook["stages"], *_stages_missing(hook)])
     if missing:
         if doc.get("repos") is None:
             doc["repos"] = CommentedSeq()
@@ -329,6 +351,18 @@ def _migrate_text(text: str) -> Optional[str]:
             return None
         deps = hook.get("additional_dependencies")
         want = f"{PROJECT}=={VERSION}"
+        stages = hook.get("stages")
+        if _stages_missing(hook):
+            if not isinstance(stages, CommentedSeq) or not stages.fa.flow_style():
+                return None
+            line, col = hook.lc.value("stages")
+            close = lines[line].find("]", col)
+            if not lines[line].startswith("[", col) or close < 0 or line in replace:
+                return None
+            listed = ", ".join([*(str(s) for s in stages), *_stages_missing(hook)])
+            lines[line] = f"{lines[line][:col]}[{listed}]{lines[line][close + 1 :]}"
+        if not _pin_stale(hook):
+            continue
         if hook.get("language") != "python":
             if "language" not in hook or "language_version" in hook or deps is not None:
                 return None  # rare forms: the round-trip dump handles them

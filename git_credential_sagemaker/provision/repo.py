@@ -84,6 +84,7 @@ HOOK_PURPOSE = {
     "post-checkout": "notebooks are not rebuilt after a checkout",
     "post-merge": "notebooks are not rebuilt after a merge or pull",
     "post-rewrite": "notebooks are not rebuilt after a rebase",
+    "post-commit": "notebooks are not rebuilt after a conflicted merge or a cherry-pick",
 }
 
 
@@ -503,6 +504,49 @@ def _missing_notebooks(
     return missing, changes, cache
 
 
+# --- notebooks out of date with their scripts ----------------------------------------------
+
+
+def _out_of_date(
+    root: str, git_dir: str
+) -> tuple[list[py_to_notebooks.Script], py_to_notebooks.Changes, hook_cache.SyncCache]:
+    """Every tracked jupytext script whose notebook is missing or shows other code."""
+    changes = py_to_notebooks.find_changes(root, py_to_notebooks.parse_args(["--all"]))
+    cache = hook_cache.SyncCache.load(git_dir, hook_cache.config_fingerprint(root))
+    scripts = py_to_notebooks.recognise(root, changes, cache)
+    return py_to_notebooks.out_of_date(root, scripts, cache), changes, cache
+
+
+def rebuild_notebooks(repo: Path, overwrite: bool = False) -> tuple[list[Change], list[str]]:
+    """The `notebooks` command: rebuild each notebook that is out of date with its `.py`.
+
+    It is the post-checkout hook's own rebuild: the outputs of unchanged cells are kept, and
+    a notebook with edits found in no commit is left as is (unless `overwrite`), with the
+    hook's message saying how to resolve it. Returns what was built, and those messages.
+    """
+    with _one_line_errors():
+        root, git_dir = _locate(repo)
+        stale, changes, cache = _out_of_date(root, git_dir)
+        if not stale:
+            return [], []
+        before = {s.notebook: os.path.lexists(os.path.join(root, s.notebook)) for s in stale}
+        messages = py_to_notebooks.rebuild(root, stale, changes, cache, overwrite)
+        cache.save(git_dir)
+        left, _, _ = _out_of_date(root, git_dir)
+        done = [s for s in stale if s.notebook not in {t.notebook for t in left}]
+    built = [
+        Change(
+            util.escape(
+                f"{s.notebook}: rebuilt from {s.py} (outputs of unchanged cells kept)"
+                if before[s.notebook]
+                else f"{s.notebook}: built from {s.py}"
+            )
+        )
+        for s in done
+    ]
+    return built, [util.escape_lines(m) for m in messages]
+
+
 # --- the two entry points --------------------------------------------------------------------
 
 
@@ -627,7 +671,8 @@ def repo_problems(repo: Path, prog: Sequence[str] = (APP,)) -> list[tuple[str, s
 
     It checks the pre-commit git hooks of each of HOOK_TYPES (and that the Python each one
     names still runs pre-commit), our two hooks in .pre-commit-config.yaml, notebooks tracked
-    by git, and .gitignore covering notebooks. `prog` runs this program on the machine as it
+    by git, .gitignore covering notebooks, and notebooks missing or out of date with their
+    `.py` (the fix is `notebooks`). `prog` runs this program on the machine as it
     is (after a restart, pre-commit itself may be on no PATH): the fixes are its `setup`.
     Each problem is one escaped line; each fix is a command quoted for the shell.
     """
@@ -637,7 +682,7 @@ def repo_problems(repo: Path, prog: Sequence[str] = (APP,)) -> list[tuple[str, s
 
 
 def _repo_problems(repo: Path, prog: Sequence[str]) -> list[tuple[str, str]]:
-    root, _ = _locate(repo)
+    root, git_dir = _locate(repo)
     cd = f"cd {util.shell_join([root])} && "
     setup = util.shell_join([*prog, "setup", "--repo", root])
     problems: list[tuple[str, str]] = []
@@ -705,5 +750,15 @@ def _repo_problems(repo: Path, prog: Sequence[str]) -> list[tuple[str, str]]:
         listed = ", ".join(tracked[:3]) + (", ..." if len(tracked) > 3 else "")
         problems.append(
             (f"{len(tracked)} notebook(s) tracked by git ({listed})", f"{setup} --migrate")
+        )
+    stale = [s.notebook for s in _out_of_date(root, git_dir)[0]]
+    if stale:
+        listed = ", ".join(stale[:3]) + (", ..." if len(stale) > 3 else "")
+        problems.append(
+            (
+                f"{len(stale)} notebook(s) missing or out of date with their .py ({listed}), "
+                "so they show code that is not what is committed",
+                util.shell_join([*prog, "notebooks", "--repo", root]),
+            )
         )
     return problems

@@ -16,7 +16,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 WORKTREE = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-HOOK_TYPES = ["pre-commit", "post-checkout", "post-merge", "post-rewrite"]
+HOOK_TYPES = ["pre-commit", "post-checkout", "post-merge", "post-rewrite", "post-commit"]
 
 
 def run(

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 from notebook_hooks_support import (
+    code_sources,
     git,
     make_notebook,
     printed_commands,
+    read_notebook,
     run_printed,
     tree,
     write_notebook,
@@ -277,7 +279,6 @@ def test_a_script_edited_by_hand_and_a_changed_notebook_conflict_and_nothing_is_
     assert code == 1
     assert (repo / "a.py").read_text() == hand_edited
     assert "a.ipynb and a.py were both edited" in out
-    assert "git-credential-sagemaker-notebooks-to-py --overwrite a.ipynb" in out
     assert "git-credential-sagemaker-py-to-notebooks --overwrite a.py" in out
     assert hook(capsys)[0] == 1  # still a conflict on the next try
 
@@ -382,3 +383,27 @@ def test_outside_a_repository_it_says_so(
     monkeypatch.chdir(tmp_path)
     assert main([]) == 1
     assert "run it inside a git work tree" in capsys.readouterr().err
+
+
+def test_both_edited_offers_no_fix_that_undoes_the_scripts_change(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_notebook(repo / "a.ipynb", make_notebook(["x = 1", "y = 1", "z = 0"]))
+    follow_hints(repo, hook(capsys)[1])
+    git(repo, "commit", "-q", "-m", "Add a")
+    merged = (repo / "a.py").read_text().replace("x = 1", "x = 'merged'")
+    (repo / "a.py").write_text(merged)  # as a merge leaves it
+    write_notebook(repo / "a.ipynb", make_notebook(["x = 1", "y = 'mine'", "z = 0"]))
+
+    code, out = hook(capsys)
+
+    assert code == 1
+    assert "notebooks-to-py --overwrite" not in out  # it would replace a.py, undoing the merge
+    fixes = [line.split(": ", 2)[-1] for line in out.splitlines() if line.startswith("  keep")]
+    assert len(fixes) == 2
+    run_printed(repo, fixes[0])  # keep both
+    assert (repo / "a.py").read_text() == merged
+    assert code_sources(read_notebook(repo / "a.ipynb")) == ["x = 'merged'", "y = 1", "z = 0"]
+    assert code_sources(read_notebook(repo / "a.ipynb.mine")) == ["x = 1", "y = 'mine'", "z = 0"]
+    assert read_notebook(repo / "a.ipynb").cells[3].outputs  # z = 0 is unchanged: output kept
+    assert "both edited" not in hook(capsys)[1]  # in sync again: only `git add` is left
