@@ -92,7 +92,7 @@ def _reinstall(machine: Machine, helper: str, prog: Sequence[str]) -> str:
     layout = machine.layout
     if layout and helper == layout.helper:
         if os.path.realpath(prog[0]).startswith(os.path.realpath(layout.venv) + os.sep):
-            return lifecycle.by_hand(layout.script)  # the on-start script rebuilds it
+            return layout.restore_line  # the on-start script rebuilds it
         return f"rm -rf -- {shlex.quote(layout.venv)} && {shlex.join([*prog, 'setup'])}"
     version = f"{wheelhouse.PROJECT}=={wheelhouse.installed_version()}"
     return shlex.join([sys.executable, "-m", "pip", "install", "--force-reinstall", version])

@@ -173,9 +173,7 @@ def fix_line(machine: Machine) -> str:
     """What brings the interpreter back: on an instance, the saved on-start script, which
     rebuilds the venv a restart (or anything else) took away; elsewhere, setup."""
     if machine.layout:
-        from git_credential_sagemaker.provision import lifecycle  # it renders this file too
-
-        return lifecycle.by_hand(machine.layout.script)
+        return machine.layout.restore_line
     return "git-credential-sagemaker setup"
 
 

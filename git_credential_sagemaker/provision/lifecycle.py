@@ -169,16 +169,9 @@ def fields(layout: Layout) -> dict[str, str]:
         "startup_file": q(f"{layout.ipython_startup}/{kernel_startup.FILENAME}"),
         "startup_tmp": q(f"{layout.ipython_startup}/.{kernel_startup.FILENAME}.tmp"),
         "startup": kernel_startup.render(
-            layout.python, os.path.dirname(layout.helper), by_hand(layout.script)
+            layout.python, os.path.dirname(layout.helper), layout.restore_line
         ),
     }
-
-
-def by_hand(script: str) -> str:
-    """The one terminal line that restores everything after a restart when no Lifecycle
-    Configuration runs the saved script: root runs it, as AWS would, and it switches to the
-    user itself."""
-    return f"sudo bash {shlex.quote(script)}"
 
 
 def checked(script: str) -> str:

@@ -9,6 +9,7 @@ keep everything, so neither needs anything restored after a restart.
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,13 @@ class Layout:
     @property
     def script(self) -> str:
         return f"{self.state}/on-start.sh"
+
+    @property
+    def restore_line(self) -> str:
+        """The one terminal line that restores everything after a restart when no Lifecycle
+        Configuration runs the saved script: root runs it, as AWS would, and it switches to
+        the user itself."""
+        return f"sudo bash {shlex.quote(self.script)}"
 
 
 @dataclass(frozen=True)

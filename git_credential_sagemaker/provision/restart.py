@@ -49,7 +49,7 @@ def persist_for_restart(machine: Machine, dry_run: bool, extras: tuple[str, ...]
         changes.append(
             f"on-start script saved to {saved}; paste `git-credential-sagemaker "
             "lifecycle-script` into the instance's Lifecycle Configuration, or, without one, "
-            f"after each restart run in a terminal: {lifecycle.by_hand(str(saved))}"
+            f"after each restart run in a terminal: {layout.restore_line}"
         )
         if not dry_run:
             atomic_write(saved, script)
@@ -100,7 +100,7 @@ def name_the_restore_in_hooks(layout: Layout, repo: Path, dry_run: bool) -> list
     if done.returncode != 0:
         return []
     hooks = Path(done.stdout.strip())
-    line = lifecycle.by_hand(layout.script)
+    line = layout.restore_line
     if "'" in line:
         return []  # it would end the echo's quoting: pre-commit's own words stay
     said = (
