@@ -447,9 +447,11 @@ def test_no_explanation_when_no_prompt_can_follow(user: User) -> None:
 NEW_PASSPHRASE = "a passphrase for after the change"
 
 
-def change_passphrase(user: User, new: str, old: str | None = PASSPHRASE) -> str:
+def change_passphrase(
+    user: User, new: str, old: str | None = PASSPHRASE, env: Env | None = None
+) -> str:
     """`passphrase` at a terminal: the current one (unless KMS opens it), the new one twice."""
-    child = spawn(user, "passphrase")
+    child = spawn(user, "passphrase", env=env)
     if old is not None:
         child.expect("Passphrase for")
         child.sendline(old)

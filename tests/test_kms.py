@@ -23,6 +23,7 @@ import pytest
 from instance import Instance
 from motoserver import MotoServer, free_port
 from support import PASSPHRASE, User
+from test_keyring_file import change_passphrase
 
 from git_credential_sagemaker.credential import agent, aws, crypto, keys, kms, paths
 from git_credential_sagemaker.credential.aws import AwsError
@@ -335,28 +336,6 @@ def test_a_kms_only_store_gets_a_passphrase_as_a_second_way_in(user: User, aws: 
     token, said = get(user, {**offline, "GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": "later"})
     assert token == "tok-fleet-3"
     assert "AWS could not be reached" in said and "the passphrase opens it instead" in said
-
-
-def change_passphrase(
-    user: User, new: str, old: str | None = PASSPHRASE, env: dict[str, str] | None = None
-) -> str:
-    """`passphrase` at a terminal (the current one unless KMS opens it, the new one twice)."""
-    unset = ("GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE", "GIT_TERMINAL_PROMPT")
-    full = {k: v for k, v in {**user.env, **(env or {})}.items() if k not in unset}
-    child = pexpect.spawn(
-        PROG, ["passphrase"], env=full, cwd=str(user.root), timeout=60, encoding="utf-8"
-    )
-    if old is not None:
-        child.expect("Passphrase for")
-        child.sendline(old)
-    child.expect("Choose a passphrase")
-    child.sendline(new)
-    child.expect("Confirm")
-    child.sendline(new)
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0, child.before
-    return str(child.before)
 
 
 def test_changing_the_passphrase_at_a_terminal(user: User) -> None:
