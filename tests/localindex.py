@@ -1,16 +1,17 @@
 """A package index on disk, so tests of pre-commit's hook environments never need the network.
 
-wheel_dir(tmp_path_factory) --> <basetemp>/local-index/*.whl, built once per test run:
+wheel_dir(tmp_path_factory) --> <run's basetemp>/local-index/*.whl, built once per test run:
     this package's wheel (from the source tree) and every installed dependency's, repacked
     by the wheelhouse code, plus the setuptools pip needs to build pre-commit's placeholder
 pip_env(wheels)             --> env that points pip, and so pre-commit's pip, there alone
 venv_with_pre_commit(...)   --> a venv holding pre-commit and nothing of ours: a colleague
-aws_wheel_dir(tmp_path_factory) --> <basetemp>/local-index-aws: the same, plus boto3 and what
+aws_wheel_dir(tmp_path_factory) --> <run's basetemp>/local-index-aws: the same, plus boto3 and what
     it needs, so `git-credential-sagemaker[aws]` installs from it too
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -46,13 +47,23 @@ def pip_env(wheels: Path) -> dict[str, str]:
     }
 
 
+def _run_root(factory: pytest.TempPathFactory) -> Path:
+    """The base folder of the whole run: under pytest-xdist, the one all workers share."""
+    base = factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 def _built_once(wheels: Path, fill: Callable[[Path], None]) -> Path:
-    """`wheels`, filled by the first caller of this run; a marker says it is complete."""
+    """`wheels`, filled by the first caller of this run, workers included; a marker says it is
+    complete. The lock also keeps two builds from sharing the source tree's build folder."""
     done = wheels / "complete"
-    if not done.exists():
-        wheels.mkdir(exist_ok=True)
-        fill(wheels)
-        done.write_text("")
+    with open(wheels.parent / f".{wheels.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(wheels, ignore_errors=True)  # what a failed build left
+            wheels.mkdir()
+            fill(wheels)
+            done.write_text("")
     return wheels
 
 
@@ -70,7 +81,7 @@ def _build(script: str, wheels: Path) -> None:
 
 def wheel_dir(factory: pytest.TempPathFactory) -> Path:
     """The local index of this run."""
-    return _built_once(factory.getbasetemp() / "local-index", lambda w: _build(BUILD, w))
+    return _built_once(_run_root(factory) / "local-index", lambda w: _build(BUILD, w))
 
 
 def venv_with_pre_commit(path: Path, wheels: Path) -> Path:
@@ -99,4 +110,4 @@ def aws_wheel_dir(factory: pytest.TempPathFactory) -> Path:
         shutil.copyfile(base / "python-version", wheels / "python-version")
         _build(AWS_BUILD, wheels)
 
-    return _built_once(factory.getbasetemp() / "local-index-aws", fill)
+    return _built_once(_run_root(factory) / "local-index-aws", fill)
