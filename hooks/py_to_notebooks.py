@@ -249,10 +249,15 @@ def local_edits_message(script: Script, old_ref: str | None) -> str:
     )
 
 
+class Rebuilt(NamedTuple):
+    built: list[Script]  # the notebooks written, rebuilt or created
+    messages: list[str]  # one for each notebook left alone, saying why and what to run
+
+
 def rebuild(
     root: str, scripts: list[Script], changes: Changes, cache: SyncCache, overwrite: bool
-) -> list[str]:
-    """Rebuild or create each notebook; return the messages for those left alone."""
+) -> Rebuilt:
+    """Rebuild or create each notebook whose inputs differ from its `.py`."""
     from .convert import (
         NotebookError,
         inputs_text,
@@ -264,6 +269,7 @@ def rebuild(
     )
 
     messages: list[str] = []
+    built: list[Script] = []
     existing: dict[str, bytes | None] = {}
     for script in scripts:
         try:
@@ -308,7 +314,18 @@ def rebuild(
             messages.append(not_written_message(script, err))
             continue
         cache.record(script.notebook, st, script.py, sha256(script.text))
-    return messages
+        built.append(script)
+    return Rebuilt(built, messages)
+
+
+def built_line(built: list[Script], shown: int = 3) -> str:
+    """One line naming the notebooks a hook wrote: pre-commit shows it (`verbose: true`)."""
+    names = [escape(s.notebook) for s in built]
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return (
+        f"{NAME}: {', '.join(names[:shown])}{more} rebuilt from the .py "
+        "(outputs of unchanged cells kept)"
+    )
 
 
 def out_of_date(root: str, scripts: list[Script], cache: SyncCache) -> list[Script]:
@@ -407,7 +424,10 @@ def run(root: str, git_dir: str, args: argparse.Namespace, changes: Changes) -> 
     except ConfigError as err:
         say(f"{NAME}: error: {err}")
         return 1
-    messages = refused + (rebuild(root, scripts, changes, cache, args.overwrite) if scripts else [])
+    done = rebuild(root, scripts, changes, cache, args.overwrite) if scripts else Rebuilt([], [])
+    if done.built:
+        say(built_line(done.built))
+    messages = refused + done.messages
     cache_problem = cache.save(git_dir)
     if cache_problem:
         messages.append(f"{NAME}: error: {cache_problem}; the hook's cache was not saved")

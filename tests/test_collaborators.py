@@ -234,6 +234,7 @@ def test_an_old_system_entry_moves_to_python_and_nothing_else_changes(user: User
         "language_version: python3",
         f"additional_dependencies: [{PIN}]",
         "stages: [post-checkout, post-merge, post-rewrite, post-commit, manual]",
+        "verbose: true",
         "# A plain `pre-commit install` sets up every git hook the notebook hooks use.",
         f"default_install_hook_types: [{', '.join(HOOK_TYPES)}]",
     ]

@@ -137,11 +137,33 @@ def test_setup_twice_changes_nothing_the_second_time(tmp_path: Path) -> None:
     assert repo_problems(repo) == []
 
 
+def test_a_reinstalled_post_checkout_hook_is_named_until_setup_guards_it_again(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    setup_repo(repo)
+    script = repo / ".git" / "hooks" / "post-checkout"
+    assert "git ls-files --unmerged" in script.read_text()  # setup guards a checkout of paths
+    output(sys.executable, "-m", "pre_commit", "install", "-f", "-t", "post-checkout", cwd=repo)
+    assert "git ls-files --unmerged" not in script.read_text()
+
+    problems = repo_problems(repo)
+
+    assert [p for p, _ in problems] == [
+        "the post-checkout git hook fails `git checkout --theirs PATH` while a conflict is "
+        "open (pre-commit refuses to run with unmerged paths)"
+    ]
+    assert whats(setup_repo(repo)) == [
+        "git hook post-checkout: `git checkout --theirs PATH` during a conflict no longer fails"
+    ]
+    assert repo_problems(repo) == []
+
+
 def test_hook_table_matches_pre_commit_hooks_yaml() -> None:
     manifest = YAML(typ="safe").load((WORKTREE / ".pre-commit-hooks.yaml").read_text())
-    keys = ("id", "name", "entry", "pass_filenames", "always_run", "stages")
-    assert [{k: h[k] for k in keys} for h in manifest] == [
-        {k: h[k] for k in keys} for h in LOCAL_HOOKS
+    keys = ("id", "name", "entry", "pass_filenames", "always_run", "stages", "verbose")
+    assert [{k: h.get(k) for k in keys} for h in manifest] == [
+        {k: h.get(k) for k in keys} for h in LOCAL_HOOKS
     ]
     assert all(h["language"] == "python" for h in manifest)
     assert all(h["language"] == "python" for h in LOCAL_HOOKS)

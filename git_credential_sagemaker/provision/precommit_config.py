@@ -82,6 +82,7 @@ def local_hooks(version: str) -> tuple[dict[str, Any], ...]:
             "entry": py_to_notebooks.PROG,
             **common,
             "stages": ["post-checkout", "post-merge", "post-rewrite", "post-commit", "manual"],
+            "verbose": True,  # pre-commit shows a passing hook's output only then
         },
     )
 
@@ -90,6 +91,9 @@ VERSION = wheelhouse.installed_version()
 LOCAL_HOOKS = local_hooks(VERSION)
 _PROGS = {hook["id"]: hook["entry"] for hook in LOCAL_HOOKS}
 _STAGES = {hook["id"]: hook["stages"] for hook in LOCAL_HOOKS}
+# A hook brought up to date gains `verbose: true` where ours has it; its absence alone is
+# the user's choice, never a reason to edit the config.
+_VERBOSE = {hook["id"] for hook in LOCAL_HOOKS if hook.get("verbose")}
 
 
 class ConfigState(NamedTuple):
@@ -312,6 +316,8 @@ def _change_data(doc: Any, missing: list[dict[str, Any]], types: list[str]) -> N
         hook["additional_dependencies"] = _flow(_wanted_deps(hook))
         if _stages_missing(hook):
             hook["stages"] = _flow([*hook["stages"], *_stages_missing(hook)])
+        if str(hook.get("id")) in _VERBOSE and "verbose" not in hook:
+            hook["verbose"] = True
     if missing:
         if doc.get("repos") is None:
             doc["repos"] = CommentedSeq()
@@ -361,6 +367,14 @@ def _migrate_text(text: str) -> Optional[str]:
                 return None
             listed = ", ".join([*(str(s) for s in stages), *_stages_missing(hook)])
             lines[line] = f"{lines[line][:col]}[{listed}]{lines[line][close + 1 :]}"
+        if str(hook.get("id")) in _VERBOSE and "verbose" not in hook:
+            if not isinstance(stages, CommentedSeq) or not stages.fa.flow_style():
+                return None
+            line = hook.lc.value("stages")[0]
+            if lines[line].rstrip().endswith(("[", ",")):
+                return None  # a list over several lines: the round-trip dump handles it
+            key_col = hook.lc.key("stages")[1]
+            insert.setdefault(line, []).append(f"{' ' * key_col}verbose: true{eol}")
         if not _pin_stale(hook):
             continue
         if hook.get("language") != "python":

@@ -57,7 +57,7 @@ from git_credential_sagemaker.hooks import (
     py_to_notebooks,
     util,
 )
-from git_credential_sagemaker.provision import precommit_config, wheelhouse
+from git_credential_sagemaker.provision import hookscripts, precommit_config, wheelhouse
 from git_credential_sagemaker.provision.machine import Machine
 from git_credential_sagemaker.provision.precommit_config import CONFIG, HOOK_TYPES, config_state
 
@@ -530,10 +530,8 @@ def rebuild_notebooks(repo: Path, overwrite: bool = False) -> tuple[list[Change]
         if not stale:
             return [], []
         before = {s.notebook: os.path.lexists(os.path.join(root, s.notebook)) for s in stale}
-        messages = py_to_notebooks.rebuild(root, stale, changes, cache, overwrite)
+        done, messages = py_to_notebooks.rebuild(root, stale, changes, cache, overwrite)
         cache.save(git_dir)
-        left, _, _ = _out_of_date(root, git_dir)
-        done = [s for s in stale if s.notebook not in {t.notebook for t in left}]
     built = [
         Change(
             util.escape(
@@ -557,6 +555,7 @@ def setup_repo(
     dry_run: bool = False,
     python: str = sys.executable,
     wheels: Optional[str] = None,
+    restore_line: Optional[str] = None,
 ) -> list[Change]:
     """Idempotent: changes only what is missing; returns what it changed (or would, with dry_run).
 
@@ -564,17 +563,23 @@ def setup_repo(
     instance, the venv the on-start script rebuilds at the same path on every start.
     `wheels` is a wheelhouse to build the hooks' environment from (by default the notebook
     instance's, when there is one); without one, pre-commit builds it when a hook first runs.
+    `restore_line` is what the git hooks name when pre-commit is gone (on an instance).
 
     Checks come first, so an error (bad YAML, core.hooksPath, a notebook that cannot be
     migrated) raises SetupError before anything is written.
     """
     with _one_line_errors():
-        changes = _setup_repo(repo, migrate, dry_run, python, wheels)
+        changes = _setup_repo(repo, migrate, dry_run, python, wheels, restore_line)
     return [Change(util.escape(change.what), change.advice) for change in changes]
 
 
 def _setup_repo(
-    repo: Path, migrate: bool, dry_run: bool, python: str, wheels: Optional[str]
+    repo: Path,
+    migrate: bool,
+    dry_run: bool,
+    python: str,
+    wheels: Optional[str],
+    restore_line: Optional[str],
 ) -> list[Change]:
     root, git_dir = _locate(repo)
     ignore_lines = _gitignore_missing(root)
@@ -641,6 +646,9 @@ def _setup_repo(
         )
     elif hook_types and not dry_run:
         _install_hooks(root, hook_types, python)
+    if not shadow:
+        amended = hookscripts.amend(Path(root), restore_line, dry_run, fresh=hook_types)
+        changes += [Change(what) for what in amended]
     if wheels and not dry_run and (built := _build_hook_env(root, python, wheels)):
         changes.append(built)
     if plan is not None:
@@ -659,7 +667,7 @@ def _setup_repo(
     missing, p2n_changes, cache = _missing_notebooks(root, git_dir)
     changes += [Change(f"{s.notebook}: built from {s.py}") for s in missing]
     if missing and not dry_run:
-        messages = py_to_notebooks.rebuild(root, missing, p2n_changes, cache, overwrite=False)
+        messages = py_to_notebooks.rebuild(root, missing, p2n_changes, cache, False).messages
         cache.save(git_dir)
         if messages:
             raise SetupError("; ".join(m.replace("\n", " ") for m in messages))
@@ -702,6 +710,14 @@ def _repo_problems(repo: Path, prog: Sequence[str]) -> list[tuple[str, str]]:
                 "pre-commit, so git says '`pre-commit` not found' and notebooks are neither "
                 "checked nor rebuilt",
                 fix,
+            )
+        )
+    if hookscripts.lacks_guard(Path(root)):
+        problems.append(
+            (
+                "the post-checkout git hook fails `git checkout --theirs PATH` while a "
+                "conflict is open (pre-commit refuses to run with unmerged paths)",
+                setup,
             )
         )
     installed = [s.hook_type for s in states if s.python is not None]

@@ -22,7 +22,6 @@ from git_credential_sagemaker.credential.files import atomic_write, prepare_stor
 from git_credential_sagemaker.errors import SetupError
 from git_credential_sagemaker.provision import launcher, lifecycle, wheelhouse
 from git_credential_sagemaker.provision.machine import Layout, Machine
-from git_credential_sagemaker.provision.precommit_config import HOOK_TYPES
 
 
 def persist_for_restart(machine: Machine, dry_run: bool, extras: tuple[str, ...] = ()) -> list[str]:
@@ -76,51 +75,6 @@ def persist_for_restart(machine: Machine, dry_run: bool, extras: tuple[str, ...]
         if not dry_run:
             write_launcher(layout)
     return changes
-
-
-# pre-commit's git hook script says this when its Python is gone, as after a restart that
-# ran no on-start script: on an instance, setup adds the line that brings it back.
-NOT_FOUND = "echo '`pre-commit` not found.  Did you forget to activate your virtualenv?' 1>&2"
-
-
-def name_the_restore_in_hooks(layout: Layout, repo: Path, dry_run: bool) -> list[str]:
-    """pre-commit's git hooks in `repo`, whose failure then names the on-start line.
-
-    After a restart without a Lifecycle Configuration every commit says only "`pre-commit`
-    not found"; doctor is gone with the venv, so the hook's own words must name the fix.
-    Only pre-commit's exact line changes; a hook without it is left alone.
-    """
-    done = subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "--path-format=absolute", "--git-path", "hooks"],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
-    if done.returncode != 0:
-        return []
-    hooks = Path(done.stdout.strip())
-    line = layout.restore_line
-    if "'" in line:
-        return []  # it would end the echo's quoting: pre-commit's own words stay
-    said = (
-        "echo 'git-credential-sagemaker: `pre-commit` not found (after a restart without a "
-        f"Lifecycle Configuration, run in a terminal: {line})' 1>&2"
-    )
-    changed = []
-    for hook_type in HOOK_TYPES:
-        path = hooks / hook_type
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            continue
-        if NOT_FOUND in text:
-            changed.append(hook_type)
-            if not dry_run:
-                atomic_write(path, text.replace(NOT_FOUND, said), mode=0o755)
-    if not changed:
-        return []
-    return [f"git hooks {', '.join(changed)}: when pre-commit is gone, they name the on-start line"]
 
 
 def write_launcher(layout: Layout) -> None:

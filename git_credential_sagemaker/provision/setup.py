@@ -117,11 +117,12 @@ def setup(
         from git_credential_sagemaker.provision.repo import setup_repo
 
         python = restart.pre_commit_python(machine)
-        repo_changes = setup_repo(repo, migrate=migrate, dry_run=dry_run, python=python)
+        restore = machine.layout.restore_line if machine.layout is not None else None
+        repo_changes = setup_repo(
+            repo, migrate=migrate, dry_run=dry_run, python=python, restore_line=restore
+        )
         changes += [c.what for c in repo_changes if not c.advice]
         notes += [c.what for c in repo_changes if c.advice]
-        if machine.layout is not None:
-            changes += restart.name_the_restore_in_hooks(machine.layout, repo, dry_run)
     elif no_repo_because:
         notes.append(f"no repository was set up: {no_repo_because}")
     return Report(changes, notes, dry_run, machine.kind)

@@ -23,6 +23,8 @@ from notebook_hooks_support import (
     write_notebook,
 )
 
+from git_credential_sagemaker.provision import hookscripts
+
 MakeRepo = Callable[..., Path]
 Team = tuple[Path, Path]
 NO_EDITOR = {"GIT_EDITOR": "true"}
@@ -52,6 +54,7 @@ def team(tmp_path: Path, make_user_repo: MakeRepo) -> Team:
     origin = tmp_path / "origin.git"
     git(tmp_path, "init", "-q", "--bare", str(origin))
     alice = make_user_repo("alice")
+    hookscripts.amend(alice, None, dry_run=False)  # what setup adds after `pre-commit install`
     git(alice, "remote", "add", "origin", str(origin))
     write_notebook(alice / "report.ipynb", make_notebook(["x = 1", "y = 2"]))
     write_notebook(alice / "summary.ipynb", make_notebook(["total = 0"]))
@@ -70,9 +73,13 @@ def team(tmp_path: Path, make_user_repo: MakeRepo) -> Team:
 
 
 def resolve(repo: Path, side: str) -> None:
-    """`git checkout --ours/--theirs report.py`, then `git add`, as users resolve a conflict."""
-    run(["git", "checkout", f"--{side}", "report.py"], repo, check=False)
-    git(repo, "add", "report.py")
+    """`git checkout --ours/--theirs report.py && git add report.py`, as users resolve a
+    conflict: the post-checkout hook, run while the conflict is open, must not fail the chain."""
+    line = f"git checkout --{side} report.py && git add report.py"
+    done = run(["sh", "-c", line], repo, check=False)
+    said = done.stdout + done.stderr
+    assert done.returncode == 0 and "Unmerged" not in said, said
+    assert "report.py" not in git(repo, "diff", "--name-only", "--diff-filter=U").stdout
 
 
 def assert_notebooks_follow_the_scripts(repo: Path, y: str) -> None:
