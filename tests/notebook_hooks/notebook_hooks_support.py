@@ -130,3 +130,9 @@ def install_hooks(path: Path) -> None:
     for hook_type in HOOK_TYPES:
         args += ["--hook-type", hook_type]
     run(args, path)
+
+
+def rebuilt(*notebooks: str) -> str:
+    """The one line py-to-notebooks prints under pre-commit's "Passed" for what it wrote."""
+    names = ", ".join(notebooks)
+    return f"py-to-notebooks: {names} rebuilt from the .py (outputs of unchanged cells kept)\n"

@@ -24,6 +24,7 @@ from notebook_hooks_support import (
     make_notebook,
     printed_commands,
     read_notebook,
+    rebuilt,
     run_printed,
     write_notebook,
 )
@@ -253,7 +254,10 @@ def test_a_folder_link_that_stays_inside_the_repository_is_followed(
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "Keep notebooks in store/")
 
-    assert to_notebooks(capsys, "--from-ref", before, "--to-ref", head(repo)) == (0, "")
+    assert to_notebooks(capsys, "--from-ref", before, "--to-ref", head(repo)) == (
+        0,
+        rebuilt("notebooks/explore.ipynb"),
+    )
 
     notebook = read_notebook(repo / "store" / "explore.ipynb")
     assert code_sources(notebook) == ["import math", "math.pi"]
@@ -322,7 +326,10 @@ def test_a_rebuilt_notebook_is_a_new_file_with_the_old_mode(
     (repo / "a.py").write_text((repo / "a.py").read_text().replace("y = 2", "y = 20"))
     git(repo, "commit", "-q", "-am", "Change a.py")
 
-    assert to_notebooks(capsys, "--from-ref", before, "--to-ref", head(repo)) == (0, "")
+    assert to_notebooks(capsys, "--from-ref", before, "--to-ref", head(repo)) == (
+        0,
+        rebuilt("a.ipynb"),
+    )
 
     assert code_sources(read_notebook(notebook)) == ["x = 1", "y = 20"]
     assert notebook.stat().st_ino != inode

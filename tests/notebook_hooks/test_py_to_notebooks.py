@@ -13,6 +13,7 @@ from notebook_hooks_support import (
     make_notebook,
     printed_commands,
     read_notebook,
+    rebuilt,
     run_printed,
     write_notebook,
 )
@@ -57,7 +58,7 @@ def test_a_pulled_change_rebuilds_the_notebook_and_keeps_its_outputs(
     before = commit_notebook(repo, capsys)
     after = commit_script_change(repo, "a.py", "y = 2\n", "y = 20\n\n# %%\nz = x + y\n")
 
-    assert hook(capsys, "--from-ref", before, "--to-ref", after) == (0, "")
+    assert hook(capsys, "--from-ref", before, "--to-ref", after) == (0, rebuilt("a.ipynb"))
 
     notebook = read_notebook(repo / "a.ipynb")
     nbformat.validate(notebook)
@@ -81,7 +82,7 @@ def test_a_missing_notebook_is_created(repo: Path, capsys: pytest.CaptureFixture
     git(repo, "add", "b.py")
     git(repo, "commit", "-q", "-m", "Add b")
 
-    assert hook(capsys, "--from-ref", before, "--to-ref", head(repo)) == (0, "")
+    assert hook(capsys, "--from-ref", before, "--to-ref", head(repo)) == (0, rebuilt("b.ipynb"))
 
     notebook = read_notebook(repo / "b.ipynb")
     nbformat.validate(notebook)
@@ -110,7 +111,7 @@ def test_a_local_notebook_edit_is_never_overwritten(
     assert "a.ipynb and a.py were both edited" in capsys.readouterr().out
     assert "from upstream" in (repo / "a.py").read_text()
 
-    assert hook(capsys, "--overwrite", "a.py") == (0, "")
+    assert hook(capsys, "--overwrite", "a.py") == (0, rebuilt("a.ipynb"))
     assert code_sources(read_notebook(repo / "a.ipynb")) == ["x = 1", "y = 'from upstream'"]
 
 
@@ -137,7 +138,7 @@ def test_a_merge_rebuilds_from_orig_head(repo: Path, capsys: pytest.CaptureFixtu
     git(repo, "checkout", "-q", "main")
     git(repo, "merge", "-q", "teammate")  # sets ORIG_HEAD, as `git pull` does
 
-    assert hook(capsys) == (0, "")
+    assert hook(capsys) == (0, rebuilt("a.ipynb"))
     assert code_sources(read_notebook(repo / "a.ipynb"))[0] == "x = 'merged'"
 
 
@@ -165,7 +166,7 @@ def test_a_fresh_clone_creates_notebooks_for_jupytext_scripts_only(
     git(repo, "commit", "-q", "-m", "Add train")
     (repo / "a.ipynb").unlink()
 
-    assert hook(capsys, "--from-ref", "0" * 40, "--to-ref", head(repo)) == (0, "")
+    assert hook(capsys, "--from-ref", "0" * 40, "--to-ref", head(repo)) == (0, rebuilt("a.ipynb"))
 
     assert sorted(p.name for p in repo.glob("*.ipynb")) == ["a.ipynb"]
 
@@ -176,10 +177,10 @@ def test_a_notebook_in_sync_with_an_unpushed_script_is_still_rebuilt(
     """A rebase first checks out upstream, then rewrites: the notebook matches neither old ref."""
     first = commit_notebook(repo, capsys)
     second = commit_script_change(repo, "a.py", "x = 1", "x = 2")
-    assert hook(capsys, "--from-ref", first, "--to-ref", second) == (0, "")
+    assert hook(capsys, "--from-ref", first, "--to-ref", second) == (0, rebuilt("a.ipynb"))
     third = commit_script_change(repo, "a.py", "x = 2", "x = 3")
 
-    assert hook(capsys, "--from-ref", first, "--to-ref", third) == (0, "")
+    assert hook(capsys, "--from-ref", first, "--to-ref", third) == (0, rebuilt("a.ipynb"))
     assert code_sources(read_notebook(repo / "a.ipynb"))[0] == "x = 3"
 
 
@@ -193,7 +194,10 @@ def test_the_pairing_config_singles_out_scripts_without_a_header(
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "Add scripts")
 
-    assert hook(capsys, "--from-ref", "HEAD~1", "--to-ref", "HEAD") == (0, "")
+    assert hook(capsys, "--from-ref", "HEAD~1", "--to-ref", "HEAD") == (
+        0,
+        rebuilt("notebooks/explore.ipynb"),
+    )
 
     assert code_sources(read_notebook(repo / "notebooks/explore.ipynb")) == [
         "import math",
@@ -251,7 +255,7 @@ def test_only_cells_whose_code_is_unchanged_keep_their_outputs(
     (repo / "a.py").write_text(text)
     git(repo, "commit", "-q", "-am", "Rework a")
 
-    assert hook(capsys, "--from-ref", before, "--to-ref", head(repo)) == (0, "")
+    assert hook(capsys, "--from-ref", before, "--to-ref", head(repo)) == (0, rebuilt("a.ipynb"))
 
     notebook = read_notebook(repo / "a.ipynb")
     assert code_sources(notebook) == ["a = 10", "b = 2   ", "d = 4", "c = 3"]
