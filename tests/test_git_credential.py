@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-from support import User, git
+from gits import with_git
+from support import User
 
 GH = "protocol=https\nhost=github.com\n"
-
-
-def git_version() -> tuple[int, ...]:
-    out = git("version", check=True).stdout.decode()
-    return tuple(int(p) for p in out.split()[2].split(".")[:2])
 
 
 def nothing_stored(user: User, request: str) -> bool:
@@ -129,8 +124,8 @@ def test_expiry_and_refresh_token_round_trip(user: User) -> None:
     assert "oauth_refresh_token=rt-123\n" in out
 
 
-@pytest.mark.skipif(git_version() < (2, 41), reason="git learned password_expiry_utc in 2.41")
 def test_expiry_and_refresh_token_through_git(user: User) -> None:
+    with_git(user, "newest")  # git learned password_expiry_utc and oauth_refresh_token in 2.41
     user.approve(
         GH + "username=alice\npassword=p\npassword_expiry_utc=4102444800\n"
         "oauth_refresh_token=rt-123\n"

@@ -195,8 +195,9 @@ class Agent:
             return agentclient.OK + b"\n", True
         if op == "get":
             with self.store_lock:  # the keyring first: a token the user saved wins
-                if operations.find(request, self.store) is not None:
-                    return agentclient.OK + b"\n" + operations.get(request, self.store), True
+                answer = operations.get(request, self.store)
+            if answer:
+                return agentclient.OK + b"\n" + answer, True
             return self.from_cache(request) or agentclient.NOMATCH + b"\n", True
         if op == "store" and self.is_from_secret(request.password):
             return agentclient.OK + b"\n", True  # refused: the secret is where it lives

@@ -1,6 +1,7 @@
 """The one place that reads and writes git's configuration, by running `git config`.
 
     read_all()            every setting in one subprocess, for Settings (read once, passed down)
+    read_entries()        the same in git's order, multi-valued keys repeated (the helper chain)
     get_all() / scope_of() / set() / add() / unset_all()   what setup and doctor need
     helper_configured()   "is our helper in credential.helper", answered one way everywhere
 
@@ -40,18 +41,28 @@ def _git_config(
         raise SetupError(f"could not run git config: {exc}") from None
 
 
-def read_all(cwd: Optional[str] = None) -> dict[str, str]:
-    """Every setting git sees here (the last value of a multi-valued key); {} without git."""
+def read_entries(cwd: Optional[str] = None) -> list[tuple[str, str]]:
+    """Every setting git sees here, in git's order, multi-valued keys repeated; [] without git."""
     try:
         done = _git_config(["--list", "-z"], cwd)
     except SetupError:
-        return {}
-    config: dict[str, str] = {}
+        return []
+    entries = []
     for item in done.stdout.split(b"\0"):
         key, _, value = item.decode("utf-8", "replace").partition("\n")
         if key:
-            config[key.lower()] = value
-    return config
+            entries.append((key, value))
+    return entries
+
+
+def as_dict(entries: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The last value of each key, keys lower-cased."""
+    return {key.lower(): value for key, value in entries}
+
+
+def read_all(cwd: Optional[str] = None) -> dict[str, str]:
+    """Every setting git sees here (the last value of a multi-valued key); {} without git."""
+    return as_dict(read_entries(cwd))
 
 
 def get_all(key: str, where: Where = (), cwd: Optional[str] = None) -> list[str]:

@@ -9,10 +9,13 @@
                 locked + match  --> passphrase (askpass or terminal) --> answer, start agent
                 three wrong passphrases --> one line naming reset, and quit=1 on get:
                                   git's own prompts (then a 4th passphrase) would follow
+                only an expired token, with a refresh token --> username, refresh token and
+                                  expiry, when a helper after ours (git config) may refresh it
                 erase of the stored token (the host said 401) --> one line: removed, login
                 nothing stored  --> token prompt on a terminal, else a one-line hint
                                     (first, one line when the stored token expired)
                 inside a kernel --> hint and quit=1: git's own fallback prompt would hang
+    quit=1 stops every later helper too, so it is sent only when none runs after ours.
 
 The fast path imports only the protocol, paths and the agent client; everything heavier
 (keyring, crypto, prompts) is imported by the slow path. Messages for people go to stderr
@@ -30,7 +33,7 @@ from git_credential_sagemaker.errors import UserError
 
 TYPE_CHECKING = False  # importing typing would cost the fast path more than the agent does
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
     from typing import BinaryIO
 
     from git_credential_sagemaker.credential.prompt import Prompter
@@ -102,6 +105,13 @@ def _run(
     if rejected and _agents_password(sock, store_dir, request) != request.password:
         rejected = False  # a stale password, or no agent: the slow path decides
     reply = agentclient.call(sock, agentclient.encode(operation, store_dir, raw))
+    if (
+        reply is not None
+        and reply[0] == agentclient.OK
+        and refresh_only(operation, reply[1])
+        and last_in_chain(request, _config_entries())
+    ):
+        reply = (agentclient.NOMATCH, b"")  # an expired token, and nobody after us to refresh it
     if reply is not None and reply[0] == agentclient.OK:
         stdout.write(reply[1])
         if rejected:
@@ -165,20 +175,27 @@ def serve_locked(
     from git_credential_sagemaker.errors import PromptError, WrongPassphrase
 
     timeout = parse_timeout(options["timeout"]) if "timeout" in options else None
-    config = gitconfig.read_all()
+    entries = _config_entries()
+    config = gitconfig.as_dict(entries)
     conf = Settings.load(env, config, options.get("dir"), timeout)
     store = unlock.open_store(conf)
+    last = last_in_chain(request, entries)
+    stop = stops_git(conf.prompter) and last
     secret = secret_name(request, config)
     held = not known_nomatch and _holds(operation, request, store)
     if secret is not None and (operation == "store" or not held):
         # A token saved with login for this URL comes first, as it does when the agent
         # answers; the secret serves when there is none.
-        return serve_secret(operation, request, secret, conf, stdout)
+        return serve_secret(operation, request, secret, conf, stdout, stop)
     try:
         if operation == "get":
             if known_nomatch or operations.find(request, store) is None:
+                if not (known_nomatch or last) and operations.expired_match(request, store):
+                    unlock.unlock_and_remember(conf, store, say=say)
+                    stdout.write(operations.refresh_answer(request, store))
+                    return 0
                 say_if_expired(request, store)
-                return ask_for_token(request, conf.prompter, stdout)
+                return ask_for_token(request, conf.prompter, stdout, stop)
             unlock.unlock_and_remember(conf, store, say=say)
             answer = operations.get(request, store)
             stdout.write(answer)
@@ -198,7 +215,7 @@ def serve_locked(
                 say(removed_line(request))
     except WrongPassphrase as exc:
         say(str(exc))
-        if operation == "get":
+        if operation == "get" and last:
             stdout.write(b"quit=1\n")  # else git's own prompts, then a fourth passphrase
         return 1
     except PromptError as exc:
@@ -208,7 +225,7 @@ def serve_locked(
             say(context.not_saved(store.path.exists()))
         else:
             say(str(exc))
-        if operation == "get" and stops_git(conf.prompter):
+        if operation == "get" and stop:
             stdout.write(b"quit=1\n")
         return 1
     return 0
@@ -223,7 +240,12 @@ def secret_name(request: protocol.Request, config: Mapping[str, str]) -> str | N
 
 
 def serve_secret(
-    operation: str, request: protocol.Request, name: str, conf: Settings, stdout: BinaryIO
+    operation: str,
+    request: protocol.Request,
+    name: str,
+    conf: Settings,
+    stdout: BinaryIO,
+    stop: bool,
 ) -> int:
     """A URL whose token lives in a secret: answer it, never store it, never erase it.
 
@@ -241,7 +263,7 @@ def serve_secret(
         username, password = secrets.fetch(name)
     except UserError as exc:
         say(str(exc))
-        if stops_git(conf.prompter):
+        if stop:
             stdout.write(b"quit=1\n")
         return 1
     stdout.write(protocol.format_lines([("username", username), ("password", password)]))
@@ -380,12 +402,38 @@ def check_new_token(request: protocol.Request) -> protocol.Request | None:
     return protocol.Request(**fields)
 
 
+def _config_entries() -> list[tuple[str, str]]:
+    from git_credential_sagemaker.credential import gitconfig
+
+    return gitconfig.read_entries()
+
+
+def refresh_only(operation: str, answer: bytes) -> bool:
+    """An answer for an expired token: a refresh token for a later helper, and no password."""
+    keys = {line.partition(b"=")[0] for line in answer.splitlines()}
+    return operation == "get" and keys.isdisjoint((b"password", b"credential"))
+
+
+def last_in_chain(request: protocol.Request, entries: Sequence[tuple[str, str]]) -> bool:
+    """Whether no credential helper runs after ours for this request, by git config."""
+    from urllib.parse import quote
+
+    from git_credential_sagemaker.credential import chain, gitconfig
+
+    user = "" if request.username is None else quote(request.username, safe="") + "@"
+    path = "" if request.path is None else "/" + request.path
+    url = f"{request.protocol}://{user}{request.host}{path}"
+    return not chain.helpers_after(entries, url, gitconfig.is_our_helper)
+
+
 def stops_git(prompter: Prompter) -> bool:
     """Inside a kernel git's own fallback prompt would hang the cell, so tell git to quit."""
     return prompter.in_kernel and not prompter.askpass and prompter.allowed
 
 
-def ask_for_token(request: protocol.Request, prompter: Prompter, stdout: BinaryIO) -> int:
+def ask_for_token(
+    request: protocol.Request, prompter: Prompter, stdout: BinaryIO, stop: bool
+) -> int:
     """Nothing stored for this host: ask on a terminal, else say how to log in."""
     from git_credential_sagemaker.credential import hosts
     from git_credential_sagemaker.credential.prompt import sanitize
@@ -396,7 +444,7 @@ def ask_for_token(request: protocol.Request, prompter: Prompter, stdout: BinaryI
     host = request.host or ""
     if channel != "tty":
         say(prompter.hint(f"no token stored for {sanitize(host)}"))
-        if stops_git(prompter):
+        if stop:
             stdout.write(b"quit=1\n")
         return 0
     where = f"{request.protocol}://{sanitize(host)}"

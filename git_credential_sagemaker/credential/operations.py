@@ -1,9 +1,17 @@
 """The helper's three operations, as git-credential(1) defines them, over an unlocked store.
 
     Request --get-->   first stored, unexpired entry that matches --> answer lines
+                       only an expired one, with a refresh token --> username, refresh token
+                       and expiry (never the stale password), for a generator helper after us
     Request --store--> replace the entry with the same protocol/host/path/username
     Request --erase--> remove every match (only those with the same password, if given)
     a request without a protocol or a host matches nothing, as git refuses it
+
+With credential.useHttpPath (SageMaker's images set it for CodeCommit), git sends the
+repository's path. An entry saved for that path answers first; else the entry saved for the
+host (with no path) does, so one token serves every repository there. An entry saved for
+another path never answers. A store of the host's own token with a path keeps no copy per
+repository, and an erase that names the rejected token removes the host's entry too.
 
 The store only needs its key when an entry must be read or written, so a `get` with
 nothing stored for the host never asks for a passphrase. An expired token is neither
@@ -30,36 +38,55 @@ def expired(expiry: Optional[str], now: Optional[float] = None) -> bool:
 
 def get(request: Request, store: Store) -> bytes:
     entry = find(request, store)
+    if entry is not None:
+        return protocol.answer(request, entry.username, store.secrets(entry))
+    return refresh_answer(request, store)
+
+
+def refresh_answer(request: Request, store: Store) -> bytes:
+    """For an expired match that holds a refresh token: what a generator helper after ours
+    needs to refresh it (git discards an expired password, and carries the rest on)."""
+    entry = expired_match(request, store)
     if entry is None:
         return b""
-    return protocol.answer(request, entry.username, store.secrets(entry))
+    secrets = store.secrets(entry)
+    if "oauth_refresh_token" not in secrets:
+        return b""
+    kept = ("oauth_refresh_token", "password_expiry_utc")
+    return protocol.answer(request, entry.username, {k: secrets[k] for k in kept if k in secrets})
+
+
+def host_request(request: Request) -> Request:
+    """The request without its path: what the entry saved for the whole host answers."""
+    return Request(protocol=request.protocol, host=request.host, username=request.username)
+
+
+def candidates(request: Request, store: Store) -> list[Entry]:
+    """The entries that answer a request, best first: those that match it (an absent field is
+    a wildcard, as git's credential_match), then, for a request with a path, the host's."""
+    if not protocol.addressed(request):
+        return []
+    entries = store.entries()
+    found = [e for e in entries if protocol.matches(request, e.key)]
+    if request.path is not None:
+        host = host_request(request)
+        found += [e for e in entries if e.path is None and protocol.matches(host, e.key)]
+    return found
 
 
 def find(request: Request, store: Store) -> Optional[Entry]:
-    """The entry `get` answers with: the first match whose token has not expired."""
-    if not protocol.addressed(request):
-        return None
-    return next(
-        (e for e in store.entries() if protocol.matches(request, e.key) and not expired(e.expiry)),
-        None,
-    )
+    """The entry `get` answers with: the first candidate whose token has not expired."""
+    return next((e for e in candidates(request, store) if not expired(e.expiry)), None)
 
 
 def expired_match(request: Request, store: Store) -> Optional[Entry]:
-    """A match `find` skipped because its token expired (read without the key)."""
-    if not protocol.addressed(request):
-        return None
-    return next(
-        (e for e in store.entries() if protocol.matches(request, e.key) and expired(e.expiry)),
-        None,
-    )
+    """A candidate `find` skipped because its token expired (read without the key)."""
+    return next((e for e in candidates(request, store) if expired(e.expiry)), None)
 
 
 def has_match(request: Request, store: Store) -> bool:
-    """Whether erase has anything to do (expired entries count: erase removes them too)."""
-    if not protocol.addressed(request):
-        return False
-    return any(protocol.matches(request, e.key) for e in store.entries())
+    """Whether erase may have anything to do (expired entries count: erase removes them too)."""
+    return bool(candidates(request, store))
 
 
 def storable(request: Request) -> bool:
@@ -76,28 +103,52 @@ def store(request: Request, keyring: Store, check: Optional[str] = None) -> None
     expiry = request.password_expiry_utc
     if expiry is not None and not (expiry.isdigit() and len(expiry) <= 20):
         raise UsageError("password_expiry_utc must be seconds since 1970; nothing was stored")
-    if storable(request):
-        keyring.put(
-            dict(zip(protocol.KEY_FIELDS, request.key)),
-            request.secrets,
-            check if check is not None else request.check,
-        )
+    if not storable(request):
+        return
+    key = dict(zip(protocol.KEY_FIELDS, request.key))
+    if _hosts_own_token(request, keyring):
+        key["path"] = None  # git stores after every push: keep no copy per repository
+    keyring.put(key, request.secrets, check if check is not None else request.check)
+
+
+def _hosts_own_token(request: Request, keyring: Store) -> bool:
+    """Whether a store with a path carries the token the host's entry already holds, and
+    nothing is saved for that path yet."""
+    if request.path is None or request.password is None:
+        return False
+    entries = keyring.entries()
+    key = dict(zip(protocol.KEY_FIELDS, request.key))
+    if any(e.key == key for e in entries):
+        return False
+    host_key = {**key, "path": None}
+    return any(e.key == host_key and _password(keyring, e) == request.password for e in entries)
+
+
+def _password(keyring: Store, entry: Entry) -> Optional[str]:
+    try:
+        return keyring.secrets(entry).get("password")
+    except StoreError:
+        return None
 
 
 def erase(request: Request, keyring: Store) -> int:
-    """Remove matches; a stale password sent after a 401 never wipes a newer token."""
+    """Remove matches; a stale password sent after a 401 never wipes a newer token.
 
+    With a path, the host's entry goes only when it holds the very password the host refused.
+    """
     if not protocol.addressed(request):
         return 0
+    host = host_request(request)
 
     def doomed(entry: Entry) -> bool:
-        if not protocol.matches(request, entry.key):
-            return False
-        if request.password is None:
-            return True
-        try:
-            return keyring.secrets(entry).get("password") == request.password
-        except StoreError:
-            return False
+        if protocol.matches(request, entry.key):
+            return request.password is None or _password(keyring, entry) == request.password
+        return (
+            request.path is not None
+            and request.password is not None
+            and entry.path is None
+            and protocol.matches(host, entry.key)
+            and _password(keyring, entry) == request.password
+        )
 
     return keyring.remove(doomed)
