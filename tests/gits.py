@@ -22,6 +22,16 @@ def newest_bin() -> Path | None:
     return Path(prefix) / "bin" if prefix and (Path(prefix) / "bin" / "git").exists() else None
 
 
+def newest_source() -> Path | None:
+    """The newest git's built source tree (.ci/build-git keeps it), for git's own tests."""
+    found = newest_bin()
+    return (
+        found.parent / "src"
+        if found is not None and (found.parent / "src" / "t").is_dir()
+        else None
+    )
+
+
 def version(user: User) -> tuple[int, ...]:
     out = run(["git", "version"], env=user.env, check=True).stdout.decode()
     return tuple(int(part) for part in out.split()[2].split(".")[:2])

@@ -12,6 +12,7 @@
                 only an expired token, with a refresh token --> username, refresh token and
                                   expiry, when a helper after ours (git config) may refresh it
                 erase of the stored token (the host said 401) --> one line: removed, login
+                                  (in a fetch or push; `git credential reject` stays silent)
                 nothing stored  --> token prompt on a terminal, else a one-line hint
                                     (first, one line when the stored token expired)
                 inside a kernel --> hint and quit=1: git's own fallback prompt would hang
@@ -101,7 +102,7 @@ def _run(
         if checked is None:
             return 1
         request, raw = checked, protocol.format_request(checked)
-    rejected = operation == "erase" and request.password is not None
+    rejected = operation == "erase" and request.password is not None and in_transfer(env)
     if rejected and _agents_password(sock, store_dir, request) != request.password:
         rejected = False  # a stale password, or no agent: the slow path decides
     reply = agentclient.call(sock, agentclient.encode(operation, store_dir, raw))
@@ -211,7 +212,8 @@ def serve_locked(
                 operations.store(request, store)
         elif operations.has_match(request, store):
             unlock.unlock_and_remember(conf, store, say=say)
-            if operations.erase(request, store) and request.password is not None:
+            removed = operations.erase(request, store)
+            if removed and request.password is not None and in_transfer(env):
                 say(removed_line(request))
     except WrongPassphrase as exc:
         say(str(exc))
@@ -357,6 +359,13 @@ def say_if_expired(request: protocol.Request, store: Store) -> None:
         f"the token for {host}{f' ({sanitize(entry.username)})' if entry.username else ''} "
         f"expired on {when}; replace it with: git-credential-sagemaker login {target}{user}"
     )
+
+
+def in_transfer(env: Mapping[str, str]) -> bool:
+    """Whether git runs us for a fetch, push or clone: its remote helper, which starts ours,
+    has GIT_DIR set. `git credential reject` is plumbing, and its callers (scripts, git's
+    own t0303) expect a silent erase."""
+    return bool(env.get("GIT_DIR"))
 
 
 def removed_line(request: protocol.Request) -> str:
