@@ -21,6 +21,11 @@ from support import BIN, IDENTITY, User, run
 from git_credential_sagemaker.provision.precommit_config import HOOK_TYPES
 
 APP = str(BIN / "git-credential-sagemaker")
+JUPYTEXT_SCRIPT = (
+    "# ---\n# jupyter:\n#   jupytext:\n#     text_representation:\n#       extension: .py\n"
+    "#       format_name: percent\n#   kernelspec:\n#     display_name: Python 3\n"
+    "#     language: python\n#     name: python3\n# ---\n\n# %%\nx = 1\n"
+)
 MINIMAL_PATH = "/usr/bin:/bin"
 
 
@@ -223,17 +228,27 @@ def test_a_broken_hook_environment_is_named_and_setup_rebuilds_it_offline(
     login_path = {"PATH": f"{instance.home / '.local' / 'bin'}:{MINIMAL_PATH}"}
     assert doctor(user, work, **login_path) == []
 
+    # A notebook script committed whose notebook is gone, as a pull leaves it when the hooks
+    # that would rebuild it are broken.
+    (work / "analysis.py").write_text(JUPYTEXT_SCRIPT)
+    assert user.git("add", "analysis.py", cwd=work).returncode == 0
+    assert user.git("commit", "-q", "-m", "analysis", cwd=work).returncode == 0
+    (work / "analysis.ipynb").unlink(missing_ok=True)
+
     # Its Python removed from pre-commit's cache: the next commit would ask the index.
     cache = instance.home / ".cache" / "pre-commit"
     [envdir] = [p for p in cache.glob("repo*/py_env-*") if (p / "bin").is_dir()]
     for python in (envdir / "bin").glob("python*"):
         python.unlink()
-    [(problem, fix)] = doctor(user, work, **login_path)
+    found = doctor(user, work, **login_path)
+    # Both are named at once: the stale notebook, and the broken environment that caused it.
+    assert len(found) == 2 and "analysis.ipynb" in found[0][0], found
+    problem, fix = found[1]
     assert "the notebook hooks' environment in pre-commit's cache" in problem, problem
     assert "asks the package index for git-credential-sagemaker==" in problem
     assert fix == f"{APP} setup --repo {work}"
     offline = {**login_path, "PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1"}
-    assert fix_each(user, work, **offline) == [problem]
+    assert fix_each(user, work, **offline) == [found[0][0], problem]
     commit = user.git("commit", "-q", "--allow-empty", "-m", "x", cwd=work, env=offline)
     assert commit.returncode == 0, commit.stderr
     assert b"Installing environment" not in commit.stdout + commit.stderr

@@ -338,8 +338,8 @@ def diagnose(env: Mapping[str, str], repo: Optional[Path]) -> list[Problem]:
     if repo is not None:
         from git_credential_sagemaker.provision.repo import repo_problems
 
-        found = repo_problems(repo, prog)
-        problems += found
-        if not found:  # their fixes are setup, which builds the environment too
-            problems += hook_env_problems(env, Machine.detect(env), repo, prog)
+        problems += repo_problems(repo, prog)
+        # Named even beside the repository's own problems: a broken environment is what
+        # leaves notebooks stale after a pull, and their rebuild would hide the cause.
+        problems += hook_env_problems(env, Machine.detect(env), repo, prog)
     return problems
