@@ -11,12 +11,15 @@ machine's git and the newest (see gits.py).
 
 from __future__ import annotations
 
+import secrets
 import time
 from pathlib import Path
 
 import pytest
 from gits import KINDS, with_git
-from support import PASSPHRASE, Askpass, User
+from gitserver import GitServer
+from instance import Instance
+from support import IDENTITY, PASSPHRASE, Askpass, User
 
 GH = "protocol=https\nhost=github.com\n"
 HTTP_PATH = ("-c", "credential.useHttpPath=true")
@@ -144,7 +147,7 @@ def test_a_rejected_host_token_is_erased_through_any_repository(
     assert done.returncode == 0
     assert helper_get(user, GH)["password"] == "ghp_host"
 
-    # ...and the very token the host refused goes, with one line saying so.
+    # ...and the very token the host refused goes (silently: `git credential` is plumbing).
     done = user.git(
         *HTTP_PATH,
         "credential",
@@ -152,11 +155,8 @@ def test_a_rejected_host_token_is_erased_through_any_repository(
         input=(GH + "path=org/a.git\nusername=alice\npassword=ghp_host\n").encode(),
     )
 
-    assert done.returncode == 0
+    assert (done.returncode, done.stderr) == (0, b"")
     assert user.helper("get", GH.encode()).stdout == b""
-    said = done.stderr.decode()
-    assert "github.com rejected the stored token, so it was removed" in said
-    assert "ghp_host" not in said
 
 
 # -- a generator after ours ---------------------------------------------------------------------
@@ -295,3 +295,63 @@ def test_an_ephemeral_authtype_credential_is_used_once_and_never_kept(
 
     assert filled["password"] == "gho_minted"
     assert "eph_token" not in filled.values()
+
+
+# -- SageMaker's stock gitconfig ----------------------------------------------------------------
+
+STOCK_GITCONFIG = (
+    "[credential]\n    helper = !aws codecommit credential-helper $@\n    UseHttpPath = true\n"
+)
+CODECOMMIT = "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/data"
+
+
+def clone(instance: Instance, git_server: GitServer, name: str) -> Path:
+    """A clone of a new repository on the loopback server, pointed at its URL."""
+    url = git_server.create_repo(name)
+    work = instance.volume / name
+    done = instance.run("git", "clone", "-q", str(git_server.repo_path(name)), str(work))
+    assert done.returncode == 0, done.stderr
+    assert instance.run("git", "remote", "set-url", "origin", url, cwd=work).returncode == 0
+    (work / "notes.txt").write_text(name)
+    assert instance.run("git", "add", "notes.txt", cwd=work).returncode == 0
+    assert instance.run("git", "commit", "-qm", name, cwd=work).returncode == 0
+    return work
+
+
+def test_on_sagemakers_stock_gitconfig_the_token_is_typed_once_for_every_repository(
+    user: User, git_server: GitServer
+) -> None:
+    instance = Instance(user)
+    instance.user.env.update(IDENTITY)
+    (instance.home / ".gitconfig").write_text(STOCK_GITCONFIG)
+    doctor = instance.run("git-credential-sagemaker", "doctor").stdout.decode()
+    assert "credential.useHttpPath is on for every host (SageMaker sets it for CodeCommit)" in (
+        doctor
+    ), doctor
+
+    done = instance.run("git-credential-sagemaker", "setup", "--no-repo")
+    assert done.returncode == 0, done.stderr
+    assert "credential.useHttpPath" in done.stdout.decode()
+    name, token = f"sm{secrets.token_hex(3)}", f"ghp_{secrets.token_hex(12)}"
+    git_server.allow(name, token)
+    askpass = Askpass(user.root, name, token, passphrase=PASSPHRASE)
+    env = {"GIT_ASKPASS": str(askpass.program)}
+
+    for repo in (f"first-{name}", f"second-{name}"):
+        pushed = instance.run(
+            "git", "push", "-q", "origin", "HEAD", cwd=clone(instance, git_server, repo), **env
+        )
+        assert pushed.returncode == 0, pushed.stderr
+
+    typed = [p for p in askpass.prompts if p.startswith(("Username", "Password"))]
+    assert len(typed) == 2, askpass.prompts  # one username and one token, at the first push
+    doctor = instance.run("git-credential-sagemaker", "doctor").stdout.decode()
+    assert "useHttpPath" not in doctor, doctor
+    # CodeCommit's helper keeps the paths it signs, and stays first in its chain.
+    assert (
+        instance.run(
+            "git", "config", "--type=bool", "--get-urlmatch", "credential.usehttppath", CODECOMMIT
+        ).stdout
+        == b"true\n"
+    )
+    assert (instance.home / ".gitconfig").read_text().startswith(STOCK_GITCONFIG)

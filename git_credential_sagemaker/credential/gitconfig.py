@@ -87,6 +87,17 @@ def get_urlmatch(key: str, url: str, cwd: Optional[str] = None) -> Optional[str]
     return lines[-1] if lines else None
 
 
+def get_bool(key: str, url: Optional[str] = None, cwd: Optional[str] = None) -> Optional[bool]:
+    """A boolean `key` as git reads it, for `url` by git's urlmatch rules when one is given;
+    None when unset."""
+    lookup = ["--get"] if url is None else ["--get-urlmatch", key]
+    done = _git_config(["--type=bool", *lookup, *([key] if url is None else [url])], cwd)
+    if done.returncode != 0:
+        return None
+    lines = done.stdout.decode("utf-8", "replace").splitlines()
+    return lines[-1] == "true" if lines else None
+
+
 def scope_of(key: str, cwd: Optional[str] = None) -> Optional[str]:
     """Where git found `key` ("local", "global", ...), or None when it is unset."""
     done = _git_config(["--show-scope", "--get", key], cwd)

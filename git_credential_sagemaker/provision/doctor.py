@@ -1,6 +1,7 @@
 """`doctor`: check that each piece `setup` wires up works, and print the command that fixes it.
 
-    git config + PATH  --machine_problems--> the helper resolves, runs, and a kernel finds it
+    git config + PATH  --machine_problems--> the helper resolves, runs, and a kernel finds it;
+                                              useHttpPath is not on for every host
     keyring file       --keyring_problems--> its header opens
     stored tokens      --token_problems----> GitHub still accepts them
     repository         --repo.repo_problems-> hooks installed, their Python runs, config current
@@ -215,6 +216,13 @@ def machine_problems(
         yield (
             "notebook kernels lack %git_unlock, %git_login and a git that never waits (the "
             "IPython startup file is missing or out of date)",
+            setup,
+        )
+    if gitsetup.sends_paths():
+        yield (
+            "credential.useHttpPath is on for every host (SageMaker sets it for CodeCommit): git "
+            "sends helpers each repository's path, so a token typed at a push serves that "
+            "repository alone and every other one asks again",
             setup,
         )
     layout = machine.layout

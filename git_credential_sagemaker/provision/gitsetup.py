@@ -1,4 +1,5 @@
-"""`setup`'s git settings: the helper, the identity and pull.rebase, kept where they survive.
+"""`setup`'s git settings: the helper, the identity and pull.rebase, kept where they survive;
+and credential.useHttpPath, where SageMaker's images set it for every host, kept for CodeCommit's.
 
     notebook instance: settings --> <volume>/.git-credential-sagemaker/gitconfig
                        ~/.gitconfig --include.path--> that file (one line to restore)
@@ -26,6 +27,13 @@ from git_credential_sagemaker.provision.machine import Machine
 Ask = Callable[[str], Optional[str]]
 
 
+# SageMaker's images set credential.useHttpPath for every host, for CodeCommit's own helper,
+# which signs each repository's path. Its hosts keep it; setup turns it off for the rest.
+CODECOMMIT_URLS = (
+    "https://git-codecommit.*.amazonaws.com",
+    "https://git-codecommit-fips.*.amazonaws.com",
+    "https://git-codecommit.*.amazonaws.com.cn",
+)
 # git runs an absolute helper path through the shell: only a plain path goes in unquoted.
 PLAIN_PATH = re.compile(r"/[A-Za-z0-9._/+-]+")
 
@@ -107,4 +115,17 @@ def configure_git(
                 )
     if not current("pull.rebase"):
         put("pull.rebase", "false")
+    if sends_paths():
+        put("credential.useHttpPath", "false")
+        for url in CODECOMMIT_URLS:
+            if gitconfig.get(f"credential.{url}.usehttppath") is None:
+                put(f"credential.{url}.useHttpPath", "true")
     return changes
+
+
+def sends_paths() -> bool:
+    """Whether git sends helpers each repository's path for every host (credential.useHttpPath,
+    as SageMaker's images set it for CodeCommit): a token typed at one push would then be kept
+    for that repository alone, and every other repository on the host would ask again. A
+    setting for one URL is that URL's own choice, and stays."""
+    return gitconfig.get_bool("credential.usehttppath") is True
