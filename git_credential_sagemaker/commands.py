@@ -109,7 +109,37 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("no tokens stored")
         return 0
     _print_table(_token_rows(entries))
+    used = _account_used(entries)
+    if used:
+        print(used)
     return 0
+
+
+def _account_used(entries: list[Entry]) -> Optional[str]:
+    """Which stored account the repository one stands in uses at its remote's host."""
+    from git_credential_sagemaker.provision import accounts
+    from git_credential_sagemaker.provision.setup import find_repo
+
+    repo = find_repo(None, os.getcwd())
+    found = None if repo is None else accounts.bound(repo)
+    if found is None:
+        return None
+    base, named = found
+    scheme, _, host = base.partition("://")
+    stored = list(
+        dict.fromkeys(e.username for e in entries if (e.protocol, e.host) == (scheme, host))
+    )
+    names = [n for n in stored if n]
+    where = f"this repository ({sanitize(base)})"
+    if named:
+        missing = "" if named in names else "; no token is stored for it yet"
+        return f"{where} uses {sanitize(named)}, named by git config or its URL{missing}"
+    if len(names) > 1:
+        return (
+            f"{where} names no account, so {sanitize(names[0])}, the first of {len(names)}, "
+            f"answers; choose one with: {PROG} setup --account NAME"
+        )
+    return f"{where} uses {sanitize(names[0])}" if names else None
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -143,6 +173,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"tokens:   {len(entries) or 'none stored'}")
     if entries:
         _print_table(_token_rows(entries), indent="  ")
+    used = _account_used(entries)
+    if used:
+        print(f"account:  {used}")
     return 0
 
 
@@ -313,9 +346,20 @@ def cmd_setup(args: argparse.Namespace) -> int:
     aws_setup.check_value("--secret", args.secret)
     if args.secret:
         aws_setup.check_url(args.secret_url)
+    if args.account is not None and repo is None:
+        raise UsageError("--account binds a repository to an account: run it inside one")
     aws = setup.AwsOptions(args.kms_key, args.secret, args.secret_url)
     report = setup.setup(
-        os.environ, ask, args.name, args.email, repo, args.migrate, args.dry_run, why, aws
+        os.environ,
+        ask,
+        args.name,
+        args.email,
+        repo,
+        args.migrate,
+        args.dry_run,
+        why,
+        aws,
+        args.account,
     )
     for line in report.lines():
         print(line)
@@ -482,6 +526,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--migrate", action="store_true", help="convert tracked notebooks to .py and untrack them"
     )
     setup.add_argument("--dry-run", action="store_true", help="say what would change")
+    setup.add_argument(
+        "--account",
+        metavar="USER",
+        help="this repository uses this account at its remote's host (of several stored)",
+    )
     setup.add_argument(
         "--kms-key",
         metavar="KEY",

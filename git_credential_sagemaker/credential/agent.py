@@ -196,6 +196,10 @@ class Agent:
         if op == "get":
             with self.store_lock:  # the keyring first: a token the user saved wins
                 answer = operations.get(request, self.store)
+                names = operations.accounts(request, self.store) if answer else []
+            if len(names) > 1:
+                listed = "\0".join(names).encode()
+                return agentclient.SEVERAL + b"\n" + listed + b"\n" + answer, True
             if answer:
                 return agentclient.OK + b"\n" + answer, True
             return self.from_cache(request) or agentclient.NOMATCH + b"\n", True

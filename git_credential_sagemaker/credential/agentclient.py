@@ -1,7 +1,7 @@
 """Talking to the unlock agent: the hot path of every `get` once the keyring is unlocked.
 
     helper --(op, store dir, request bytes)--> agent-<hash>.sock --(status, answer)--> helper
-    status: ok, nomatch (nothing stored), error (one line), secret and cached (see below)
+    status: ok, nomatch (nothing stored), error (one line), several, secret and cached (below)
 
 It imports only C modules: `_socket`, since `socket` pulls in enum and selectors, the
 built-in BLAKE2, since hashlib loads OpenSSL, and `posix`, since `os` builds ABCs (paths
@@ -21,6 +21,9 @@ OK, NOMATCH, ERROR = b"ok", b"nomatch", b"error"
 # The request concerns a token from a Secrets Manager secret that the agent no longer holds
 # (get) or that the server rejected (erase); the body is the secret's name.
 SECRET = b"secret"
+# An answer for a request that named no account, when several are stored for the host: the
+# accounts' names (NUL between them), a newline, then the answer with the first.
+SEVERAL = b"several"
 # A token the agent keeps from a secret: the secret's name, a newline, then the answer, good
 # only while git config names that secret for the URL.
 CACHED = b"cached"

@@ -16,6 +16,8 @@
                 nothing stored  --> token prompt on a terminal, else a one-line hint
                                     (first, one line when the stored token expired)
                 inside a kernel --> hint and quit=1: git's own fallback prompt would hang
+                several accounts for the host, none named --> asked on a terminal, else the
+                                  first; one line says which, and how to choose (choice)
     quit=1 stops every later helper too, so it is sent only when none runs after ours.
 
 The fast path imports only the protocol, paths and the agent client; everything heavier
@@ -106,6 +108,8 @@ def _run(
     if rejected and _agents_password(sock, store_dir, request) != request.password:
         rejected = False  # a stale password, or no agent: the slow path decides
     reply = agentclient.call(sock, agentclient.encode(operation, store_dir, raw))
+    if reply is not None and reply[0] == agentclient.SEVERAL:
+        reply = agents_choice(request, reply[1], env, sock, store_dir)
     if (
         reply is not None
         and reply[0] == agentclient.OK
@@ -198,6 +202,9 @@ def serve_locked(
                 say_if_expired(request, store)
                 return ask_for_token(request, conf.prompter, stdout, stop)
             unlock.unlock_and_remember(conf, store, say=say)
+            names = operations.accounts(request, store)
+            if len(names) > 1:
+                request = named(request, pick_account(request, names, conf.prompter))
             answer = operations.get(request, store)
             stdout.write(answer)
             warn_if_expiring(request, answer, str(conf.runtime_dir))
@@ -231,6 +238,45 @@ def serve_locked(
             stdout.write(b"quit=1\n")
         return 1
     return 0
+
+
+def agents_choice(
+    request: protocol.Request, body: bytes, env: Mapping[str, str], sock: str, store_dir: str
+) -> tuple[bytes, bytes] | None:
+    """The agent found several accounts for a request that named none: pick one, and answer
+    with it (the agent's answer already holds the first)."""
+    from git_credential_sagemaker.credential import choice, gitconfig
+    from git_credential_sagemaker.credential.prompt import Prompter
+
+    names, answer = choice.split(body)
+    config = gitconfig.as_dict(_config_entries())
+    chosen = pick_account(request, names, Prompter.load(env, lambda k: config.get(k.lower())))
+    if chosen == names[0]:
+        return agentclient.OK, answer
+    return agentclient.call(
+        sock, agentclient.encode("get", store_dir, protocol.format_request(named(request, chosen)))
+    )
+
+
+def pick_account(request: protocol.Request, names: list[str], prompter: Prompter) -> str:
+    """One of several accounts stored for the host: asked on a terminal, else the first; one
+    line says which, and how to choose one for a repository."""
+    from git_credential_sagemaker.credential import choice
+
+    def ask(text: str) -> str | None:
+        return prompter.ask(text, secret=False)
+
+    host = request.host or ""
+    chosen = choice.choose(host, names, ask if prompter.channel() == "tty" else None)
+    say(choice.line(host, names, chosen))
+    return chosen
+
+
+def named(request: protocol.Request, username: str) -> protocol.Request:
+    """The request, naming an account."""
+    fields = {name: getattr(request, name) for name in protocol.FIELDS}
+    fields["username"] = username
+    return protocol.Request(**fields)
 
 
 def secret_name(request: protocol.Request, config: Mapping[str, str]) -> str | None:
@@ -332,6 +378,10 @@ def _agents_answer(
     )
     if reply is None:
         return None
+    if reply[0] == agentclient.SEVERAL:  # the first account's answer, as git would take it
+        from git_credential_sagemaker.credential import choice
+
+        reply = (agentclient.OK, choice.split(reply[1])[1])
     if reply[0] not in (agentclient.OK, agentclient.CACHED):
         return reply[0], None
     answer = reply[1] if reply[0] == agentclient.OK else reply[1].partition(b"\n")[2]

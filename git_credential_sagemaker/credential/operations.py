@@ -1,6 +1,7 @@
 """The helper's three operations, as git-credential(1) defines them, over an unlocked store.
 
     Request --get-->   first stored, unexpired entry that matches --> answer lines
+                       (accounts(): the others git could have meant, when it named none)
                        only an expired one, with a refresh token --> username, refresh token
                        and expiry (never the stale password), for a generator helper after us
     Request --store--> replace the entry with the same protocol/host/path/username
@@ -77,6 +78,20 @@ def candidates(request: Request, store: Store) -> list[Entry]:
 def find(request: Request, store: Store) -> Optional[Entry]:
     """The entry `get` answers with: the first candidate whose token has not expired."""
     return next((e for e in candidates(request, store) if not expired(e.expiry)), None)
+
+
+def accounts(request: Request, store: Store) -> list[str]:
+    """The accounts stored for the host when git named none: `get` answers with the first,
+    so a choice is worth offering only when there are several. Entries for the request's
+    path, when it has one saved, are a level of their own and win without a choice."""
+    if request.username is not None:
+        return []
+    live = [e for e in candidates(request, store) if not expired(e.expiry)]
+    names: list[str] = []
+    for entry in live:
+        if entry.path == live[0].path and entry.username and entry.username not in names:
+            names.append(entry.username)
+    return names
 
 
 def expired_match(request: Request, store: Store) -> Optional[Entry]:

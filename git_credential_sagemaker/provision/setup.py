@@ -5,6 +5,7 @@
             --restart---> wheelhouse, on-start script, pre-commit cache, venv
             --aws_setup--> --kms-key: KMS wraps the keyring's key; --secret: where tokens live
     repository (if any) --repo.setup_repo--> .gitignore, jupytext.toml, hooks
+                        --accounts.bind--> --account: the account it uses at its host
 
 Idempotent: a second run reports no changes.
 """
@@ -99,8 +100,10 @@ def setup(
     dry_run: bool = False,
     no_repo_because: Optional[str] = None,
     aws: Optional[AwsOptions] = None,
+    account: Optional[str] = None,
 ) -> Report:
-    """`no_repo_because`: why no repository is set up (for a note), when none was found."""
+    """`no_repo_because`: why no repository is set up (for a note), when none was found;
+    `account`: the stored account the repository uses at its remote's host."""
     machine = Machine.detect(env)
     notes: list[str] = []
     changes = gitsetup.configure_git(machine, env, name, email, ask, dry_run, notes)
@@ -115,6 +118,11 @@ def setup(
     changes += restart.persist_for_restart(machine, dry_run, _extras(env, machine, aws, notes))
     if repo is not None:
         from git_credential_sagemaker.provision.repo import setup_repo
+
+        if account is not None:  # first: a repository with no https remote stops here
+            from git_credential_sagemaker.provision import accounts
+
+            changes += accounts.bind(repo, account, dry_run)
 
         python = restart.pre_commit_python(machine)
         restore = machine.layout.restore_line if machine.layout is not None else None
