@@ -355,3 +355,29 @@ def test_on_sagemakers_stock_gitconfig_the_token_is_typed_once_for_every_reposit
         == b"true\n"
     )
     assert (instance.home / ".gitconfig").read_text().startswith(STOCK_GITCONFIG)
+
+
+def test_git_credential_cache_in_front_of_ours_keeps_both_in_step(
+    user: User, git_version: tuple[int, ...]
+) -> None:
+    sock = user.runtime / "cache.sock"
+    chain = ["-c", "credential.helper=", "-c", f"credential.helper=cache --socket {sock}"]
+    chain += ["-c", "credential.helper=sagemaker"]
+
+    def credential(op: str, request: str) -> bytes:
+        done = user.run(["git", *chain, "credential", op], input=request.encode())
+        assert done.returncode == 0 and done.stderr == b"", done.stderr
+        return done.stdout
+
+    try:
+        credential("approve", GH + "username=alice\npassword=ghp_both\n")
+        assert helper_get(user, GH)["password"] == "ghp_both"  # ours has it too
+        assert b"password=ghp_both" in credential("fill", GH)
+
+        credential("reject", GH + "username=alice\npassword=ghp_both\n")
+
+        assert user.helper("get", GH.encode()).stdout == b""
+        cached = user.run(["git", "credential-cache", f"--socket={sock}", "get"], input=GH.encode())
+        assert b"ghp_both" not in cached.stdout
+    finally:
+        user.run(["git", "credential-cache", f"--socket={sock}", "exit"])
