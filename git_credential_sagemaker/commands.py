@@ -44,6 +44,8 @@ def _err(line: str) -> None:
 
 def cmd_login(args: argparse.Namespace) -> int:
     conf = _settings(args)
+    if args.device:
+        return _login_device(conf, args)
     account.check_args(args.target, args.username, args.expires)  # before anything is asked
     if conf.prompter.channel() is None:
         raise PromptError(_login_elsewhere(conf, args))
@@ -59,6 +61,40 @@ def cmd_login(args: argparse.Namespace) -> int:
         say=_err,
     )
     print(f"stored the token for {what}")
+    return 0
+
+
+def _login_device(conf: Settings, args: argparse.Namespace) -> int:
+    """Sign in with the GitHub App git config names for the host: its URL and code here, then
+    wait for the browser's approval (Ctrl-C stops it)."""
+    from git_credential_sagemaker.credential import device, oauth
+
+    if args.expires:
+        raise UsageError("--expires is for a pasted token; a GitHub App's tokens carry their own")
+    where = account.target(args.target, args.username)
+    flow = oauth.configured(where.protocol, where.host, gitconfig.get_urlmatch)
+    if flow is None:
+        raise UsageError(
+            f"no GitHub App is set up for {where.where}; run: "
+            f"{PROG} setup --no-repo --github-app CLIENT_ID"
+        )
+    store = unlock.open_store(conf)
+    if conf.call_agent("status") is None:
+        unlock.unlock_and_remember(conf, store, say=_err)  # asked now, not after the browser
+
+    def show(code: oauth.DeviceCode) -> None:
+        print(f"open: {sanitize(code.verification_uri)}")
+        print(f"code: {sanitize(code.user_code)}")
+        print("waiting for the approval in the browser (Ctrl-C stops it)", flush=True)
+
+    user = where.username or oauth.USERNAME
+    put = device.agent_put(conf.call_agent)
+    try:
+        device.sign_in_here(store, where.protocol, where.host, user, flow, show, put)
+    except KeyboardInterrupt:
+        _err(f"{PROG}: signing in was stopped; nothing was stored")
+        return 130
+    print(f"signed in to {where.where}; git push and pull now work without prompts")
     return 0
 
 
@@ -348,7 +384,11 @@ def cmd_setup(args: argparse.Namespace) -> int:
         aws_setup.check_url(args.secret_url)
     if args.account is not None and repo is None:
         raise UsageError("--account binds a repository to an account: run it inside one")
+    aws_setup.check_value("--github-app", args.github_app)
+    if args.github_app:
+        aws_setup.check_url(args.github_app_url, "--github-app-url")
     aws = setup.AwsOptions(args.kms_key, args.secret, args.secret_url)
+    app = (args.github_app, args.github_app_url.rstrip("/")) if args.github_app else None
     report = setup.setup(
         os.environ,
         ask,
@@ -360,6 +400,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
         why,
         aws,
         args.account,
+        app,
     )
     for line in report.lines():
         print(line)
@@ -372,10 +413,12 @@ def cmd_lifecycle_script(args: argparse.Namespace) -> int:
     from git_credential_sagemaker.provision.machine import Machine
 
     if args.fleet:  # any machine: the script names every instance's paths
-        sys.stdout.write(fleet.render(os.environ, args.version, args.kms_key, args.secret))
+        sys.stdout.write(
+            fleet.render(os.environ, args.version, args.kms_key, args.secret, args.github_app)
+        )
         return 0
-    if (args.version, args.kms_key, args.secret) != (None, None, None):
-        raise UsageError("--version, --kms-key and --secret go with --fleet")
+    if (args.version, args.kms_key, args.secret, args.github_app) != (None, None, None, None):
+        raise UsageError("--version, --kms-key, --secret and --github-app go with --fleet")
     machine = Machine.detect(os.environ)
     if machine.layout is None:
         where = (
@@ -484,6 +527,11 @@ def build_parser() -> argparse.ArgumentParser:
     login = sub.choices["login"]
     login.add_argument("--expires", metavar="DATE", help="token expiry, YYYY-MM-DD")
     login.add_argument(
+        "--device",
+        action="store_true",
+        help="sign in through the browser with the GitHub App setup --github-app names",
+    )
+    login.add_argument(
         "--timeout",
         type=_timeout,
         metavar="SECONDS",
@@ -527,6 +575,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     setup.add_argument("--dry-run", action="store_true", help="say what would change")
     setup.add_argument(
+        "--github-app",
+        metavar="CLIENT_ID",
+        help="sign in to --github-app-url through this GitHub App's device flow (no token)",
+    )
+    setup.add_argument(
+        "--github-app-url",
+        metavar="URL",
+        default="https://github.com",
+        help="the URL --github-app serves (default: https://github.com)",
+    )
+    setup.add_argument(
         "--account",
         metavar="USER",
         help="this repository uses this account at its remote's host (of several stored)",
@@ -565,6 +624,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     lifecycle_script.add_argument(
         "--secret", metavar="S", help="with --fleet: passed to setup's --secret"
+    )
+    lifecycle_script.add_argument(
+        "--github-app", metavar="CLIENT_ID", help="with --fleet: passed to setup's --github-app"
     )
     doctor = add("doctor", cmd_doctor, "check every piece and print the fix for each one off")
     doctor.add_argument("--repo", help="repository to check (default: the one you stand in)")

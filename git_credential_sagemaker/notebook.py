@@ -51,10 +51,19 @@ def _settings() -> Settings:
 
 
 def login(
-    url_or_host: str = "github.com", username: Optional[str] = None, expires: Optional[str] = None
+    url_or_host: str = "github.com",
+    username: Optional[str] = None,
+    expires: Optional[str] = None,
+    device: bool = False,
 ) -> None:
-    """Store a token for `url_or_host` and unlock the keyring; prompts in the notebook."""
-    _login(url_or_host, username, expires, _getpass, _input)
+    """Store a token for `url_or_host` and unlock the keyring; prompts in the notebook.
+
+    device=True: sign in with the GitHub App setup names instead; the cell shows where to
+    approve and returns, and the unlock agent stores the tokens once approved."""
+    if device:
+        _login_device(url_or_host, username, _getpass)
+    else:
+        _login(url_or_host, username, expires, _getpass, _input)
 
 
 def unlock() -> None:
@@ -79,6 +88,39 @@ def _login(
         _say(str(exc))
         return False
     print(f"Stored the token for {what}; git push and pull now work without prompts.")
+    return True
+
+
+def _login_device(url_or_host: str, username: Optional[str], ask_secret: Ask) -> bool:
+    """Unlock, then let the agent sign in: the URL and code shown, nothing waited for."""
+    from git_credential_sagemaker.credential import device, oauth
+
+    try:
+        conf = _settings()
+        where = account.target(url_or_host, username)
+        flow = oauth.configured(where.protocol, where.host, gitconfig.get_urlmatch)
+        if flow is None:
+            raise UsageError(
+                f"no GitHub App is set up for {where.where}; run: "
+                "!git-credential-sagemaker setup --no-repo --github-app CLIENT_ID"
+            )
+        store = unlocking.open_store(conf, ask=ask_secret)
+        if conf.call_agent("status") is None:
+            key = unlocking.unlock(conf, store, say=_say)
+            if not store.path.exists():  # the agent stores into the file: it must exist
+                store.transact(lambda parser, key: False)
+            unlocking.start_agent(conf, key, strict=True)
+        code = device.start_in_agent(
+            conf.call_agent, where.protocol, where.host, where.username, flow
+        )
+        if code is None:
+            raise UsageError("the unlock agent is not running; run %git_unlock, then this again")
+    except UserError as exc:
+        _say(str(exc))
+        return False
+    print(f"To sign in, open {code.verification_uri}")
+    print(f"and enter the code {code.user_code}")
+    print("Once you approve it there, git push and pull work; this cell need not wait.")
     return True
 
 
@@ -136,12 +178,16 @@ def setup(
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """`%load_ext git_credential_sagemaker` gives `%git_login [URL or HOST] [USERNAME]` and
-    `%git_unlock`, for a kernel whose env has the package but no startup file."""
+    """`%load_ext git_credential_sagemaker` gives `%git_login [--device] [URL or HOST]
+    [USERNAME]` and `%git_unlock`, for a kernel whose env has the package but no startup
+    file."""
 
     def git_login(line: str) -> None:
         words = line.split()
-        login(words[0] if words else "github.com", words[1] if len(words) > 1 else None)
+        device = "--device" in words
+        words = [w for w in words if w != "--device"]
+        target, user = words[0] if words else "github.com", words[1] if len(words) > 1 else None
+        login(target, user, device=device)
 
     def git_unlock(line: str) -> None:
         unlock()
@@ -176,6 +222,7 @@ def _parser(action: str) -> argparse.ArgumentParser:
         parser.add_argument("target", nargs="?", default="github.com")
         parser.add_argument("username", nargs="?")
         parser.add_argument("--expires", metavar="DATE")
+        parser.add_argument("--device", action="store_true")
     elif action != "unlock":
         parser.error("unknown; use %git_login or %git_unlock")
     return parser
@@ -196,6 +243,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if action == "unlock":
             return 0 if _unlock(secret) else 1
+        if args.device:
+            return 0 if _login_device(args.target, args.username, secret) else 1
         return 0 if _login(args.target, args.username, args.expires, secret, text) else 1
     except OSError as exc:  # the pipe or the disk: one line, never a traceback in the cell
         _say(f"%git_{action} failed: {exc.strerror or type(exc).__name__}")

@@ -26,7 +26,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple, Optional, Union
+from typing import Callable, NamedTuple, Optional, Union
 
 from support import isolated_env
 
@@ -244,6 +244,8 @@ class GitServer:
         self.backend = _http_backend()
         self._lock = threading.Lock()
         self._accepted: dict[str, str] = {}
+        # When set, decides every login instead of the table (a fake OAuth server's tokens).
+        self.validator: Optional[Callable[[str, str], bool]] = None
         self._attempts: list[AuthAttempt] = []
         self._requests: list[str] = []
         self._httpd: Optional[_Server] = None
@@ -347,6 +349,9 @@ class GitServer:
             self._requests.clear()
 
     def _check(self, username: str, password: str) -> bool:
+        validator = self.validator
+        if validator is not None:
+            return validator(username, password)
         with self._lock:
             expected = self._accepted.get(username)
         # Always run a constant-time compare so timing does not reveal usernames.

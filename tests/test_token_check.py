@@ -18,7 +18,7 @@ from fakegithub import FakeGitHub, Scenario, classic, expiring, fine_grained, si
 from gitserver import GitServer
 from support import PASSPHRASE, User
 
-from git_credential_sagemaker.credential import github
+from git_credential_sagemaker.credential import github, web
 from git_credential_sagemaker.credential.store import Store
 
 
@@ -287,11 +287,11 @@ def test_api_bases_by_host_name() -> None:
 
 
 def test_the_token_goes_only_over_https_or_to_loopback() -> None:
-    assert github.safe_base("https://api.github.com/") == "https://api.github.com"
-    assert github.safe_base("http://127.0.0.1:8080") == "http://127.0.0.1:8080"
-    assert github.safe_base("http://[::1]:8080") == "http://[::1]:8080"
+    assert web.safe_base("https://api.github.com/") == "https://api.github.com"
+    assert web.safe_base("http://127.0.0.1:8080") == "http://127.0.0.1:8080"
+    assert web.safe_base("http://[::1]:8080") == "http://[::1]:8080"
     for unsafe in ("http://api.github.com", "http://10.0.0.1", "ftp://127.0.0.1", "nonsense"):
-        assert github.safe_base(unsafe) is None
+        assert web.safe_base(unsafe) is None
     result = github.check("ghp_x", "http://192.0.2.1:9")  # refused before any connection
     assert result.status == github.NOT_CHECKED
 

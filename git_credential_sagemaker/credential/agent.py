@@ -21,6 +21,11 @@ kept for the agent's lifetime, so a `store` of it is refused even after the valu
 forgotten, and an `erase` of it drops it and says `secret` with the name (the helper then
 says who must rotate it). Such a token never reaches the store.
 
+A GitHub App's tokens are refreshed here before `get` answers them, one refresh at a time
+(device.renew); a refused refresh answers `gone` with the line to show. `device` starts the
+device flow for a host and answers its URL and code at once; a thread waits for the approval
+and stores the tokens (`put` stores an entry with fields git never sends, for login --device).
+
 `kms KEY INSTANCE` lets a KMS key wrap the data key the agent holds (setup --kms-key while
 unlocked), bound to the notebook instance setup names: the agent makes the KMS call itself,
 with its own AWS credentials, so the key never leaves it, not even to a same-uid client.
@@ -33,6 +38,7 @@ import contextlib
 import ctypes
 import hashlib
 import hmac
+import json
 import os
 import socket
 import struct
@@ -48,6 +54,8 @@ from git_credential_sagemaker import children
 from git_credential_sagemaker.credential import (
     agentclient,
     crypto,
+    device,
+    oauth,
     operations,
     protocol,
     secrets,
@@ -67,7 +75,7 @@ REPLY_DEADLINE = 5.0
 MAX_CLIENTS = 32
 # The accept loop wakes at least this often, so a missed wake-up cannot keep the key alive.
 WAKE_INTERVAL = 60.0
-OPS = ("get", "store", "erase", "lock", "status", "cache", "drop", "kms")
+OPS = ("get", "store", "erase", "lock", "status", "cache", "drop", "kms", "put", "device")
 # Secret-sourced tokens kept at once (the oldest key goes first), and hashes remembered.
 MAX_CACHED = 64
 MAX_SECRET_HASHES = 4096
@@ -155,6 +163,7 @@ class Agent:
         self.cache_lock = threading.Lock()  # guards `cached` and `from_secrets`
         self.cached: dict[tuple[Optional[str], ...], Cached] = {}
         self.from_secrets: dict[bytes, str] = {}  # keyed hash -> secret name, oldest first
+        self.device_codes: dict[tuple[str, str], oauth.DeviceCode] = {}  # awaiting approval
         self.salt = os.urandom(32)
 
     def handle(self, message: bytes) -> tuple[bytes, bool]:
@@ -189,14 +198,24 @@ class Agent:
         if op == "cache":  # the secret's name, then the request
             name, _, payload = payload.partition(b"\n")
             return self.cache(name.decode(errors="replace"), protocol.parse(payload)), True
+        if op == "put":  # an entry with secrets git never sends (device.encode_put)
+            fields, secrets_, check = device.decode_put(payload)
+            with self.store_lock:
+                self.store.put(fields, secrets_, check)
+            return agentclient.OK + b"\n", True
+        if op == "device":
+            return self.start_device_flow(payload), True
         request = protocol.parse(payload)
         if op == "drop":
             self.drop(request)
             return agentclient.OK + b"\n", True
         if op == "get":
             with self.store_lock:  # the keyring first: a token the user saved wins
+                gone = device.renew(request, self.store)
                 answer = operations.get(request, self.store)
                 names = operations.accounts(request, self.store) if answer else []
+            if gone is not None:
+                return agentclient.GONE + b"\n" + gone.encode(), True
             if len(names) > 1:
                 listed = "\0".join(names).encode()
                 return agentclient.SEVERAL + b"\n" + listed + b"\n" + answer, True
@@ -237,6 +256,48 @@ class Agent:
             self.store.instance = instance  # the context names what the caller's setup sees
             wrapped = self.store.wrap_with_kms(key_id, wrap)
         return agentclient.OK + b"\n" + (b"wrapped" if wrapped else b"already")
+
+    # -- a GitHub App's device flow, finished here ------------------------------------------
+
+    def start_device_flow(self, payload: bytes) -> bytes:
+        """Start signing in for a host, or give the code already waiting for approval; wait
+        for the approval in a thread, and store the tokens then (`device` explains)."""
+        ask = json.loads(payload)
+        where = (str(ask["protocol"]), str(ask["host"]))
+        client_id, base = str(ask["client_id"]), str(ask["base"])
+        with self.cache_lock:
+            waiting = self.device_codes.get(where)
+        if waiting is None or waiting.expires_at <= time.time():
+            waiting = oauth.start(base, client_id)
+            with self.cache_lock:
+                self.device_codes[where] = waiting
+            username = str(ask.get("username") or oauth.USERNAME)
+            threading.Thread(
+                target=self._finish_device_flow,
+                args=(where, username, client_id, base, waiting),
+                daemon=True,
+            ).start()
+        shown = {"verification_uri": waiting.verification_uri, "user_code": waiting.user_code}
+        return agentclient.OK + b"\n" + json.dumps(shown).encode()
+
+    def _finish_device_flow(
+        self,
+        where: tuple[str, str],
+        username: str,
+        client_id: str,
+        base: str,
+        code: oauth.DeviceCode,
+    ) -> None:
+        try:
+            tokens = oauth.wait(base, client_id, code, self.stopping.wait, self.stopping.is_set)
+            with self.store_lock:
+                device.save(self.store, *where, username, tokens, client_id, base)
+        except UserError:
+            pass  # denied, expired or stopped: the next push shows a new code
+        finally:
+            with self.cache_lock:
+                if self.device_codes.get(where) is code:
+                    del self.device_codes[where]
 
     # -- tokens from Secrets Manager, in memory only -------------------------------------
 

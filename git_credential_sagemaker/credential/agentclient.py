@@ -1,7 +1,7 @@
 """Talking to the unlock agent: the hot path of every `get` once the keyring is unlocked.
 
     helper --(op, store dir, request bytes)--> agent-<hash>.sock --(status, answer)--> helper
-    status: ok, nomatch (nothing stored), error (one line), several, secret and cached (below)
+    status: ok, nomatch (nothing stored), error (one line), several, gone, secret, cached (below)
 
 It imports only C modules: `_socket`, since `socket` pulls in enum and selectors, the
 built-in BLAKE2, since hashlib loads OpenSSL, and `posix`, since `os` builds ABCs (paths
@@ -24,6 +24,8 @@ SECRET = b"secret"
 # An answer for a request that named no account, when several are stored for the host: the
 # accounts' names (NUL between them), a newline, then the answer with the first.
 SEVERAL = b"several"
+# A GitHub App's token whose refresh was refused, now removed: the body is the line to show.
+GONE = b"gone"
 # A token the agent keeps from a secret: the secret's name, a newline, then the answer, good
 # only while git config names that secret for the URL.
 CACHED = b"cached"

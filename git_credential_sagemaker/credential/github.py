@@ -13,18 +13,13 @@ timeout is "not checked", and `doctor` or `check` can try again later. `get` nev
 from __future__ import annotations
 
 import datetime as dt
-import io
-import ipaddress
 import json
 import socket
 import time
-from typing import TYPE_CHECKING, Any, NamedTuple, Optional
-from urllib.parse import urlsplit
+from typing import NamedTuple, Optional
 
+from git_credential_sagemaker.credential import web
 from git_credential_sagemaker.errors import UserError
-
-if TYPE_CHECKING:
-    from http.client import HTTPMessage
 
 TIMEOUT = 3.0
 WARN_DAYS = 7
@@ -103,15 +98,6 @@ def kind_of(token: str) -> str:
     return next((name for prefix, name in KINDS if token.startswith(prefix)), "unknown")
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def api_base(host: str, configured: Optional[str]) -> Optional[str]:
     """The API to ask: credential.<url>.sagemakerApiUrl if set, else by the host's name."""
     return configured or default_base(host)
@@ -126,20 +112,6 @@ def default_base(host: str) -> Optional[str]:
         return f"https://api.{host}"
     if bare.startswith("github.") or ".github." in bare:  # GitHub Enterprise Server
         return f"https://{host}/api/v3"
-    return None
-
-
-def safe_base(base: str) -> Optional[str]:
-    """The base URL when the token may be sent there: https, or http to loopback only."""
-    try:
-        parts = urlsplit(base)
-        hostname = parts.hostname or ""
-    except ValueError:
-        return None
-    if parts.scheme == "https" and hostname:
-        return base.rstrip("/")
-    if parts.scheme == "http" and is_loopback(hostname):
-        return base.rstrip("/")
     return None
 
 
@@ -163,69 +135,6 @@ def _stamp(when: dt.datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class _Deadline(io.RawIOBase):
-    """A socket's reads, all of them together bounded by one deadline (monotonic).
-
-    A socket timeout bounds each read alone, so an API that sends one byte a second never
-    times out; this is what keeps the whole exchange within TIMEOUT.
-    """
-
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
-        self.sock = sock
-        self.deadline = deadline
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        self.sock.settimeout(_left(self.deadline))
-        return self.sock.recv_into(buffer)
-
-
-def _left(deadline: float) -> float:
-    """Seconds until `deadline`; socket.timeout once it has passed."""
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise socket.timeout("no answer in time")
-    return remaining
-
-
-def _ask(url: str, token: str, deadline: float) -> tuple[int, HTTPMessage]:
-    """(status, headers) of one GET, every step (connect, TLS, send, read) by `deadline`."""
-    import http.client
-
-    parts = urlsplit(url)
-    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
-    sock = socket.create_connection((host, port), timeout=_left(deadline))
-    try:
-        if parts.scheme == "https":
-            import ssl
-
-            sock.settimeout(_left(deadline))
-            sock = ssl.create_default_context().wrap_socket(sock, server_hostname=host)
-        connection = http.client.HTTPConnection(parts.netloc)
-        connection.sock = sock  # http.client sends on it, and never reconnects
-        sock.settimeout(_left(deadline))  # sendall: one bound for the whole request
-        connection.request(
-            "GET",
-            (parts.path or "") + "/",
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Accept": "application/vnd.github+json",
-                "User-Agent": "git-credential-sagemaker",
-                "X-GitHub-Api-Version": "2022-11-28",
-            },
-        )
-        response = http.client.HTTPResponse(sock, method="GET")
-        response.fp.close()
-        response.fp = io.BufferedReader(_Deadline(sock, deadline))
-        response.begin()
-        response.read(65536)
-        return response.status, response.headers
-    finally:
-        sock.close()
-
-
 def check(token: str, base: str, timeout: float = TIMEOUT) -> Check:
     """One GET of the REST root with the token, all within `timeout` seconds.
 
@@ -235,11 +144,22 @@ def check(token: str, base: str, timeout: float = TIMEOUT) -> Check:
 
     started = _now()
     kind = kind_of(token)
-    safe = safe_base(base)
+    safe = web.safe_base(base)
     if safe is None:
         return Check(NOT_CHECKED, kind, None, None, _stamp(started), "the API URL is not https")
     try:
-        status, headers = _ask(safe, token, time.monotonic() + timeout)
+        status, headers, _ = web.request(
+            "GET",
+            safe + "/",
+            {
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/vnd.github+json",
+                "User-Agent": "git-credential-sagemaker",
+                "X-GitHub-Api-Version": "2022-11-28",
+            },
+            None,
+            time.monotonic() + timeout,
+        )
     except (OSError, http.client.HTTPException, ValueError) as exc:
         reason = "no answer in time" if isinstance(exc, socket.timeout) else "no network"
         return Check(NOT_CHECKED, kind, None, None, _stamp(started), reason)

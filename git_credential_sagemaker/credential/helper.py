@@ -16,6 +16,9 @@
                 nothing stored  --> token prompt on a terminal, else a one-line hint
                                     (first, one line when the stored token expired)
                 inside a kernel --> hint and quit=1: git's own fallback prompt would hang
+                nothing stored, a GitHub App's client id configured --> its device flow: at a
+                                  terminal here; elsewhere the agent finishes it (device)
+                a GitHub App's token about to expire --> refreshed first (device.renew)
                 several accounts for the host, none named --> asked on a terminal, else the
                                   first; one line says which, and how to choose (choice)
     quit=1 stops every later helper too, so it is sent only when none runs after ours.
@@ -110,6 +113,9 @@ def _run(
     reply = agentclient.call(sock, agentclient.encode(operation, store_dir, raw))
     if reply is not None and reply[0] == agentclient.SEVERAL:
         reply = agents_choice(request, reply[1], env, sock, store_dir)
+    if reply is not None and reply[0] == agentclient.GONE:
+        say(reply[1].decode(errors="replace"))  # a refresh refused: signing in starts anew
+        reply = (agentclient.NOMATCH, b"")
     if (
         reply is not None
         and reply[0] == agentclient.OK
@@ -175,7 +181,7 @@ def serve_locked(
     known_nomatch: bool = False,
 ) -> int:
     """The slow path: no agent answered, so open the store here and maybe prompt."""
-    from git_credential_sagemaker.credential import gitconfig, operations, unlock
+    from git_credential_sagemaker.credential import device, gitconfig, oauth, operations, unlock
     from git_credential_sagemaker.credential.settings import Settings, parse_timeout
     from git_credential_sagemaker.errors import PromptError, WrongPassphrase
 
@@ -194,11 +200,21 @@ def serve_locked(
         return serve_secret(operation, request, secret, conf, stdout, stop)
     try:
         if operation == "get":
+            if not known_nomatch and device.renewable(request, store) is not None:
+                unlock.unlock_and_remember(conf, store, say=say)
+                gone = device.renew(request, store)
+                if gone is not None:
+                    say(gone)
             if known_nomatch or operations.find(request, store) is None:
                 if not (known_nomatch or last) and operations.expired_match(request, store):
                     unlock.unlock_and_remember(conf, store, say=say)
                     stdout.write(operations.refresh_answer(request, store))
                     return 0
+                flow = oauth.configured(
+                    request.protocol or "", request.host or "", gitconfig.get_urlmatch
+                )
+                if flow is not None:
+                    return sign_in(request, flow, conf, store, stdout, stop)
                 say_if_expired(request, store)
                 return ask_for_token(request, conf.prompter, stdout, stop)
             unlock.unlock_and_remember(conf, store, say=say)
@@ -237,6 +253,52 @@ def serve_locked(
         if operation == "get" and stop:
             stdout.write(b"quit=1\n")
         return 1
+    return 0
+
+
+def sign_in(
+    request: protocol.Request,
+    flow: tuple[str, str],
+    conf: Settings,
+    store: Store,
+    stdout: BinaryIO,
+    stop: bool,
+) -> int:
+    """Nothing stored for a host with a GitHub App: its device flow instead of a token prompt.
+
+    At a terminal it runs here, and the push goes on once the browser approves it. Anywhere
+    else nothing may wait: the agent, if one runs, starts the flow and finishes it in the
+    background, and one line says where to approve; else one line says how to sign in.
+    """
+    from git_credential_sagemaker.credential import device, oauth, unlock
+    from git_credential_sagemaker.credential.prompt import sanitize
+
+    protocol_, host = request.protocol or "", request.host or ""
+    if conf.prompter.channel() == "tty":
+        unlock.unlock_and_remember(conf, store, say=say)  # asked now, not after the browser
+
+        def show(code: oauth.DeviceCode) -> None:
+            say(
+                f"{device.instructions(code)}; waiting for the approval (Ctrl-C stops it; to "
+                f"paste a token instead: {paths.APP} login {sanitize(host)})"
+            )
+
+        username = request.username or oauth.USERNAME
+        put = device.agent_put(conf.call_agent)
+        try:
+            secrets = device.sign_in_here(store, protocol_, host, username, flow, show, put)
+        except KeyboardInterrupt:
+            say("signing in was stopped; nothing was stored")
+            return 1
+        stdout.write(protocol.answer(request, username, secrets))
+        return 0
+    code = device.start_in_agent(conf.call_agent, protocol_, host, request.username, flow)
+    if code is not None:
+        say(f"{device.instructions(code)}; once you approve it there, git works again")
+    else:
+        say(device.sign_in_line(conf.prompter, protocol_, host))
+    if stop:
+        stdout.write(b"quit=1\n")
     return 0
 
 

@@ -38,7 +38,7 @@ from typing import Callable, Optional
 
 from keyrings.alt.escape import escape  # type: ignore[import-untyped]
 
-from git_credential_sagemaker.credential import crypto, keys
+from git_credential_sagemaker.credential import crypto, keys, oauth
 from git_credential_sagemaker.credential.files import (
     LOCK_TIMEOUT,
     atomic_write,
@@ -70,6 +70,11 @@ KmsWrap = Callable[[bytes, dict[str, str]], tuple[bytes, str]]
 KmsEncrypt = Callable[[str, bytes, dict[str, str]], tuple[bytes, str]]
 
 
+# What a store of the same token keeps when git does not send it back: the refresh token
+# (git before 2.41 knows none) and how to refresh it (no git knows that).
+KEPT_WITH_TOKEN = ("oauth_refresh_token", oauth.CLIENT_KEY, oauth.BASE_KEY)
+
+
 @dataclass(frozen=True)
 class Entry:
     """What is known about a stored credential without decrypting it."""
@@ -83,6 +88,7 @@ class Entry:
     section: str
     option: str
     check: Optional[str] = None  # what GitHub said of the token (github.Check.to_meta)
+    refreshes: bool = False  # holds a GitHub App's refresh token that we can use (device)
 
     @property
     def key(self) -> dict[str, Optional[str]]:
@@ -276,6 +282,7 @@ class Store:
                         section=section,
                         option=option,
                         check=meta.get("check"),
+                        refreshes=meta.get("refresh") == "oauth",
                     )
                 )
         return found
@@ -645,8 +652,9 @@ class Store:
     ) -> None:
         """Store one credential, replacing the one with the same protocol/host/path/username.
 
-        A store of the same token keeps what is already known of it: the expiry (git before
-        2.41 never sends it back) and GitHub's check, unless new ones are given. An expiry
+        A store of the same token keeps what is already known of it: the expiry and refresh
+        token (git before 2.41 never sends them back), how to refresh it, and GitHub's check,
+        unless new ones are given. An expiry
         that has passed is not kept: the host just took the token again, so the old date was
         wrong (or renewed), and keeping it would make every push ask again. An unchanged
         entry is not rewritten: git stores after every successful push.
@@ -669,6 +677,9 @@ class Store:
                 old_expiry = old_secrets.get("password_expiry_utc")
                 if old_expiry is not None and not _passed(old_expiry):
                     wanted.setdefault("password_expiry_utc", old_expiry)
+                for name in KEPT_WITH_TOKEN:  # git before 2.41 drops the refresh token
+                    if name in old_secrets:
+                        wanted.setdefault(name, old_secrets[name])
                 if new_check is None:
                     new_check = old_meta.get("check")
                 stored = str(old_meta.get("stored") or stored)
@@ -676,20 +687,70 @@ class Store:
                     return False
             meta: dict[str, str] = {k: v for k, v in key_fields.items() if v is not None}
             meta["stored"] = stored
-            if wanted.get("password_expiry_utc"):
-                meta["expiry"] = wanted["password_expiry_utc"]
             if new_check is not None:
                 meta["check"] = new_check
-            meta_json = json.dumps(meta, sort_keys=True)
-            plain = json.dumps(wanted, sort_keys=True).encode()
-            sealed = crypto.seal(key, plain, self._aad(section, option, meta_json))
-            if not parser.has_section(section):
-                parser.add_section(section)
-            parser.set(section, option, base64.b64encode(sealed).decode())
-            parser.set(section, option + ".meta", meta_json)
+            self._seal_entry(parser, key, section, option, meta, wanted)
             return True
 
         self.transact(change)
+
+    def _seal_entry(
+        self,
+        parser: configparser.RawConfigParser,
+        key: bytes,
+        section: str,
+        option: str,
+        meta: dict[str, str],
+        secrets: Mapping[str, str],
+    ) -> None:
+        """Write one entry: its metadata in the clear (the expiry from its secrets), the
+        secrets sealed to it."""
+        meta = {k: v for k, v in meta.items() if k not in ("expiry", "refresh")}
+        if secrets.get("password_expiry_utc"):
+            meta["expiry"] = secrets["password_expiry_utc"]
+        if oauth.CLIENT_KEY in secrets:  # public, like the expiry: whether a refresh is ours
+            meta["refresh"] = "oauth"
+        meta_json = json.dumps(meta, sort_keys=True)
+        plain = json.dumps(dict(secrets), sort_keys=True).encode()
+        sealed = crypto.seal(key, plain, self._aad(section, option, meta_json))
+        if not parser.has_section(section):
+            parser.add_section(section)
+        parser.set(section, option, base64.b64encode(sealed).decode())
+        parser.set(section, option + ".meta", meta_json)
+
+    def rewrite(
+        self, entry: Entry, compute: Callable[[dict[str, str]], Optional[dict[str, str]]]
+    ) -> Optional[dict[str, str]]:
+        """Under the lock, re-read `entry`'s secrets and replace them with what `compute`
+        makes of them: None leaves them, {} removes the entry. Whatever `compute` does (a
+        refresh over the network) happens once at a time across processes, on what is stored
+        now. Returns the secrets stored afterwards; None when the entry is gone."""
+        result: Optional[dict[str, str]] = None
+
+        def change(parser: configparser.RawConfigParser, key: bytes) -> bool:
+            nonlocal result
+            current = None
+            if parser.has_option(entry.section, entry.option):
+                current = self._current(parser, entry.section, entry.option, key)
+            if current is None:
+                return False
+            new = compute(current[0])
+            if new is None:
+                result = current[0]
+                return False
+            if not new:
+                parser.remove_option(entry.section, entry.option)
+                parser.remove_option(entry.section, entry.option + ".meta")
+                if not parser.items(entry.section):
+                    parser.remove_section(entry.section)
+                return True
+            meta = {**current[1], "stored": _now()}
+            self._seal_entry(parser, key, entry.section, entry.option, meta, new)
+            result = new
+            return True
+
+        self.transact(change)
+        return result
 
     def remove(self, doomed: Callable[[Entry], bool], needs_key: bool = True) -> int:
         """Delete every entry `doomed` picks, in one atomic write. Returns how many."""

@@ -35,14 +35,14 @@ def check_value(flag: str, value: Optional[str]) -> None:
         raise UsageError(f"{flag} needs a name, ARN or alias, not {sanitize(repr(value))}")
 
 
-def check_url(value: str) -> None:
-    """A URL git will match the secret against: scheme://host, since git sends no path."""
+def check_url(value: str, flag: str = "--secret-url") -> None:
+    """A URL git will match a setting against: scheme://host, since git sends no path."""
     parts = urlsplit(value)
     if parts.scheme not in ("https", "http") or not parts.hostname or has_control(value):
-        raise UsageError(f"--secret-url needs https://HOST, not {sanitize(repr(value))}")
+        raise UsageError(f"{flag} needs https://HOST, not {sanitize(repr(value))}")
     if parts.path.strip("/") or parts.query or parts.fragment or parts.username:
         raise UsageError(
-            f"--secret-url takes scheme://host only, not {sanitize(repr(value))}: git sends "
+            f"{flag} takes scheme://host only, not {sanitize(repr(value))}: git sends "
             "no path to credential helpers unless credential.useHttpPath is set"
         )
 

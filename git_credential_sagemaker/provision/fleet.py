@@ -1,14 +1,14 @@
 # ruff: noqa: E501  (the shell templates read better unwrapped, as in provision/lifecycle)
 """The on-start script for a fleet: one Lifecycle Configuration for instances that never ran setup.
 
-    lifecycle-script --fleet [--kms-key K] [--secret S] [--version V], rendered anywhere
+    lifecycle-script --fleet [--kms-key K] [--secret S] [--github-app ID] [--version V], anywhere
     root --as the user, now--> $STATE (0700), kernel startup file, include line,
                                pre-commit cache, links in ~/.local/bin     (seconds)
          --as the user, nohup ... &--> pick a Python, venv,
                pip install --no-index from $STATE/wheels  (the volume's wheelhouse)
                else pip wheel from the package index into $STATE/wheels, then the same
                --> the helper's launcher (provision/launcher)
-               --> git-credential-sagemaker setup --no-repo [--kms-key K] [--secret S]
+               --> git-credential-sagemaker setup --no-repo [--kms-key K] [--secret S] [--github-app ID]
                --> one line per problem, then "ready" (stdout and $STATE/fleet.log)
 
 The paths are every instance's (/home/ec2-user, GIT_CREDENTIAL_SAGEMAKER_ROOT standing in
@@ -179,9 +179,11 @@ def render(
     version: Optional[str] = None,
     kms_key: Optional[str] = None,
     secret: Optional[str] = None,
+    github_app: Optional[str] = None,
 ) -> str:
     version = pinned(version)
     setup_args = ["--no-repo", *option("--kms-key", kms_key), *option("--secret", secret)]
+    setup_args += option("--github-app", github_app)
     fields = lifecycle.fields(layout(env))
     fields.update(
         log=LOG,

@@ -123,6 +123,19 @@ def configure_git(
     return changes
 
 
+def configure_github_app(machine: Machine, client_id: str, url: str, dry_run: bool) -> list[str]:
+    """credential.<url>.sagemakerOAuthClientId: sign in to that host with the GitHub App's
+    device flow, in the file that survives a restart."""
+    from git_credential_sagemaker.credential import oauth
+
+    key = oauth.CLIENT_SETTING.replace("credential.", f"credential.{url}.", 1)
+    if gitconfig.get_all(key, machine.config_scope)[-1:] == [client_id]:
+        return []
+    if not dry_run:
+        gitconfig.set(key, client_id, machine.config_scope)
+    return [f"git config {' '.join(machine.config_scope)} {key} {client_id!r}"]
+
+
 def sends_paths() -> bool:
     """Whether git sends helpers each repository's path for every host (credential.useHttpPath,
     as SageMaker's images set it for CodeCommit): a token typed at one push would then be kept

@@ -135,7 +135,8 @@ def _git_credential_sagemaker(python, command, kernel_env, commands, fix):
         relay("unlock", line)
 
     def git_login(line):
-        """%git_login [URL_OR_HOST] [USERNAME] [--expires YYYY-MM-DD]: store a token."""
+        """%git_login [URL_OR_HOST] [USERNAME] [--expires YYYY-MM-DD]: store a token;
+        %git_login --device [URL_OR_HOST]: sign in with the GitHub App setup names."""
         relay("login", line)
 
     shell = get_ipython()

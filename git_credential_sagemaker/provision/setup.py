@@ -1,6 +1,7 @@
 """`setup`, start to finish, as plain values in and a report out (the CLI and notebook print it).
 
-    Machine --gitsetup--> helper, identity, pull.rebase (+ include line on an instance)
+    Machine --gitsetup--> helper, identity, pull.rebase (+ include line on an instance),
+                          useHttpPath, --github-app: the App to sign in with
             --kernel_startup--> %git_unlock, %git_login and a safe git env in every kernel
             --restart---> wheelhouse, on-start script, pre-commit cache, venv
             --aws_setup--> --kms-key: KMS wraps the keyring's key; --secret: where tokens live
@@ -101,9 +102,11 @@ def setup(
     no_repo_because: Optional[str] = None,
     aws: Optional[AwsOptions] = None,
     account: Optional[str] = None,
+    github_app: Optional[tuple[str, str]] = None,
 ) -> Report:
     """`no_repo_because`: why no repository is set up (for a note), when none was found;
-    `account`: the stored account the repository uses at its remote's host."""
+    `account`: the stored account the repository uses at its remote's host; `github_app`:
+    (client id, URL) of a GitHub App to sign in with."""
     machine = Machine.detect(env)
     notes: list[str] = []
     changes = gitsetup.configure_git(machine, env, name, email, ask, dry_run, notes)
@@ -114,6 +117,8 @@ def setup(
             changes += aws_setup.configure_secret(machine, aws.secret, aws.secret_url, dry_run)
         if aws.kms_key:
             changes += aws_setup.configure_kms(env, aws.kms_key, dry_run)
+    if github_app is not None:
+        changes += gitsetup.configure_github_app(machine, *github_app, dry_run)
     changes += kernel_startup.install(machine, env, dry_run)
     changes += restart.persist_for_restart(machine, dry_run, _extras(env, machine, aws, notes))
     if repo is not None:

@@ -1,0 +1,250 @@
+"""Signing in with a GitHub App's device flow, and its tokens refreshed, through real git.
+
+The fake OAuth server (fakeoauth.py) runs as its own process; the loopback git server accepts
+only the access tokens the fake says are valid now, so a push proves the token is current.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+from fakeoauth import CLIENT_ID, FakeOAuth
+from gitserver import GitServer
+from support import PASSPHRASE, Askpass, User, merged
+
+APP = "git-credential-sagemaker"
+NO_PROMPTS = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": None, "SSH_ASKPASS": None}
+
+
+class App(NamedTuple):
+    user: User
+    fake: FakeOAuth
+    server: GitServer
+    host: str  # 127.0.0.1:PORT, the git server
+    url: str  # a repository on it
+
+    def login(self) -> subprocess.CompletedProcess[str]:
+        """`login --device`, approved in the "browser" once it has shown the code."""
+        child = subprocess.Popen(
+            [APP, "login", "--device", f"http://{self.host}"],
+            env=merged(self.user.env),
+            cwd=self.user.root,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout is not None
+        shown = [child.stdout.readline() for _ in range(2)]
+        assert shown[0].startswith("open: https://github.com/login/device"), shown
+        assert shown[1].startswith("code: "), shown
+        assert self.fake.control("approve")["changed"] == "1"
+        out, err = child.communicate(timeout=60)
+        return subprocess.CompletedProcess(child.args, child.returncode, "".join(shown) + out, err)
+
+    def git(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+        return self.user.run(["git", *args], cwd=cwd, env=NO_PROMPTS)
+
+    def clone(self, name: str) -> Path:
+        work = self.user.root / name
+        done = self.git("clone", "-q", self.url, str(work))
+        assert done.returncode == 0, done.stderr
+        return work
+
+
+@pytest.fixture
+def app(user: User, git_server: GitServer, tmp_path: Path) -> Iterator[App]:
+    fake = FakeOAuth(tmp_path)
+    git_server.validator = fake.valid
+    try:
+        host = f"127.0.0.1:{git_server.port}"
+        url = git_server.create_repo(f"app-{secrets.token_hex(3)}")
+        (user.home / ".gitconfig").write_text(
+            "[credential]\n\thelper = sagemaker\n"
+            f'[credential "http://{host}"]\n'
+            f"\tsagemakerOAuthClientId = {CLIENT_ID}\n"
+            f"\tsagemakerOAuthUrl = {fake.url}\n"
+        )
+        yield App(user, fake, git_server, host, url)
+    finally:
+        git_server.validator = None
+        fake.stop()
+
+
+def test_login_device_then_git_asks_nothing(app: App) -> None:
+    done = app.login()
+
+    assert done.returncode == 0, done.stderr
+    assert f"signed in to http://{app.host}" in done.stdout
+    work = app.clone("work")  # no prompt could be answered: the stored token did it
+    (work / "a.txt").write_text("a")
+    assert app.git("add", "a.txt", cwd=work).returncode == 0
+    assert app.git("commit", "-qm", "a", cwd=work).returncode == 0
+    pushed = app.git("push", "-q", "origin", "HEAD", cwd=work)
+    assert pushed.returncode == 0, pushed.stderr
+    listed = app.user.run([APP, "list"]).stdout.decode()
+    assert "x-access-token" in listed and "ghu_" not in listed and "ghr_" not in listed
+    for path in app.user.store_dir.rglob("*"):
+        if path.is_file():
+            assert b"ghu_" not in path.read_bytes() and b"ghr_" not in path.read_bytes()
+
+
+def test_after_expiry_eight_parallel_fetches_make_one_refresh(app: App) -> None:
+    app.fake.control("expires_in", seconds="2")
+    assert app.login().returncode == 0
+    clones = [app.clone(f"c{i}") for i in range(8)]  # each refreshes: its token is due
+    app.fake.control("expires_in", seconds="3600")  # the next pair lasts
+    time.sleep(2.5)  # the access token has expired
+    before = app.fake.stats()["refreshes"]
+
+    fetches = [
+        subprocess.Popen(
+            ["git", "fetch", "-q"],
+            cwd=work,
+            env=merged(app.user.env, NO_PROMPTS),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for work in clones
+    ]
+    results = [(p.wait(timeout=60), p.stderr.read() if p.stderr else b"") for p in fetches]
+
+    assert [code for code, _ in results] == [0] * 8, results
+    stats = app.fake.stats()
+    assert stats["refreshes"] - before == 1
+    assert stats["reused"] == 0  # a retired refresh token was never sent
+
+
+def test_a_revoked_refresh_token_is_one_line_and_the_entry_goes(app: App) -> None:
+    app.fake.control("expires_in", seconds="2")
+    assert app.login().returncode == 0
+    app.fake.control("revoke")
+
+    done = app.user.run(["git", "ls-remote", app.url], env=NO_PROMPTS)
+
+    assert done.returncode != 0
+    said = done.stderr.decode()
+    lines = [line for line in said.splitlines() if "refused to refresh" in line]
+    assert lines == [
+        f"git-credential-sagemaker: GitHub refused to refresh the token for {app.host} "
+        "(revoked, unused for six months, or the App uninstalled), so it was removed; sign in "
+        f"again with: {APP} login --device http://{app.host}"
+    ], said
+    assert app.user.run([APP, "list"]).stdout.decode().strip() == "no tokens stored"
+
+
+def test_polling_honours_slow_down_and_ends_on_denial_or_expiry(app: App) -> None:
+    app.fake.control("slow_down")
+    app.fake.control("form", on="1")  # answers as a form, as GitHub does without Accept
+    assert app.login().returncode == 0
+    assert app.fake.stats()["device_polls"] >= 2  # slow_down, then the approval
+
+    for what, said in (("deny", "denied in the browser"), ("expire", "code expired")):
+        child = subprocess.Popen(
+            [APP, "login", "--device", f"http://{app.host}"],
+            env=merged(app.user.env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout is not None
+        child.stdout.readline()
+        child.stdout.readline()
+        app.fake.control(what)
+        _, err = child.communicate(timeout=60)
+        assert child.returncode == 1
+        assert said in err and err.count("\n") == 1, err
+
+
+def test_ctrl_c_stops_signing_in_cleanly(app: App) -> None:
+    child = subprocess.Popen(
+        [APP, "login", "--device", f"http://{app.host}"],
+        env=merged(app.user.env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    child.stdout.readline()
+    child.stdout.readline()
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=30)
+
+    assert child.returncode == 130
+    assert err == f"{APP}: signing in was stopped; nothing was stored\n"
+    assert "Traceback" not in err
+
+
+def test_in_a_cell_with_nothing_stored_git_never_waits_and_the_agent_signs_in(
+    app: App,
+) -> None:
+    in_a_cell = {**NO_PROMPTS, "JPY_PARENT_PID": "1", "GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": None}
+    # A keyring with another host's token, locked: nothing can sign in yet.
+    app.user.approve("protocol=https\nhost=example.com\nusername=u\npassword=p\n")
+    locked = app.user.run(["git", "ls-remote", app.url], env=in_a_cell)
+    assert locked.returncode != 0
+    assert (
+        "in a notebook cell run: from git_credential_sagemaker import login; login(device=True)"
+        in locked.stderr.decode()
+    ), locked.stderr
+    assert app.fake.stats()["pending"] == 0
+
+    # Unlocked: the agent starts the flow, the cell gets one line with the code at once.
+    askpass = Askpass(app.user.root, "unused", PASSPHRASE)
+    unlock = {"GIT_ASKPASS": str(askpass.program), "GIT_TERMINAL_PROMPT": None}
+    unlock["GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE"] = None
+    assert app.user.run([APP, "unlock"], env=unlock).returncode == 0
+    first = app.user.run(["git", "ls-remote", app.url], env=in_a_cell)
+    assert first.returncode != 0
+    [line] = [x for x in first.stderr.decode().splitlines() if "to sign in" in x]
+    assert "open https://github.com/login/device and enter the code" in line
+    assert app.fake.stats()["pending"] == 1
+    again = app.user.run(["git", "ls-remote", app.url], env=in_a_cell)
+    assert line in again.stderr.decode()  # the same code while it waits: no second flow
+    assert app.fake.stats()["pending"] == 1
+
+    app.fake.control("approve")
+    deadline = time.monotonic() + 30
+    while app.user.run(["git", "ls-remote", app.url], env=in_a_cell).returncode != 0:
+        assert time.monotonic() < deadline, "the agent never stored the approved tokens"
+        time.sleep(0.5)
+
+
+@pytest.mark.timeout(600)
+def test_kill_9_during_refreshes_never_breaks_the_store(app: App) -> None:
+    app.fake.control("expires_in", seconds="1")  # every get refreshes
+    assert app.login().returncode == 0
+    rng = random.Random(20)  # the same rounds on every run
+    request = f"protocol=http\nhost={app.host}\n".encode()
+    for _ in range(20):
+        child = subprocess.Popen(
+            [APP, "get"],
+            env=merged(app.user.env),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        assert child.stdin is not None
+        child.stdin.write(request)
+        child.stdin.close()
+        time.sleep(rng.uniform(0.0, 0.6))
+        child.kill()
+        child.wait(timeout=30)
+        # The store always opens; the next get has the new pair, can still refresh, or says
+        # to sign in again (when the kill fell after GitHub rotated the pair).
+        listed = app.user.run([APP, "list"])
+        assert listed.returncode == 0, listed.stderr
+        answered = app.user.helper("get", request)
+        assert answered.returncode == 0, answered.stderr
+        if b"password=" not in answered.stdout:
+            assert b"login --device" in answered.stderr, answered.stderr
+            assert app.login().returncode == 0
+    assert app.user.helper("get", request).stdout.count(b"password=ghu_") == 1
