@@ -18,7 +18,10 @@ from typing import NamedTuple
 import pytest
 from fakeoauth import CLIENT_ID, FakeOAuth
 from gitserver import GitServer
+from jupyter_client.blocking.client import BlockingKernelClient
+from jupyter_client.manager import KernelManager
 from support import PASSPHRASE, Askpass, User, merged
+from test_notebook_kernel import KERNEL_START_TIMEOUT, Kernel, assert_no_hang, kernel_env
 
 APP = "git-credential-sagemaker"
 NO_PROMPTS = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": None, "SSH_ASKPASS": None}
@@ -248,3 +251,51 @@ def test_kill_9_during_refreshes_never_breaks_the_store(app: App) -> None:
             assert b"login --device" in answered.stderr, answered.stderr
             assert app.login().returncode == 0
     assert app.user.helper("get", request).stdout.count(b"password=ghu_") == 1
+
+
+@pytest.fixture
+def kernel(app: App) -> Iterator[Kernel]:
+    km = KernelManager(kernel_name="python3", connection_file=str(app.user.root / "kernel.json"))
+    km.start_kernel(env=kernel_env(app.user), cwd=str(app.user.root))
+    kc: BlockingKernelClient | None = None
+    try:
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=KERNEL_START_TIMEOUT)
+        yield Kernel(km, kc)
+    finally:
+        if kc is not None:
+            kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_git_login_device_in_a_cell_returns_at_once_and_the_next_push_works(
+    app: App, kernel: Kernel
+) -> None:
+    work = app.user.root / "work"
+    bare = str(app.server.repo_path(app.url.rsplit("/", 1)[1]))
+    assert app.user.run(["git", "clone", "-q", bare, str(work)]).returncode == 0
+    assert app.git("remote", "set-url", "origin", app.url, cwd=work).returncode == 0
+    (work / "a.txt").write_text("a")
+    assert app.git("add", "a.txt", cwd=work).returncode == 0
+    assert app.git("commit", "-qm", "a", cwd=work).returncode == 0
+    passphrase = f"cell passphrase {secrets.token_hex(3)}"
+
+    cell = kernel.run(
+        f"%load_ext git_credential_sagemaker\n%git_login --device http://{app.host}",
+        answers=[passphrase, passphrase],
+    )
+
+    assert cell.status == "ok", cell.output
+    assert "To sign in, open https://github.com/login/device" in cell.output, cell.output
+    assert "and enter the code " in cell.output
+    assert app.fake.stats()["pending"] == 1  # the cell returned; the agent waits
+    app.fake.control("approve")
+    deadline = time.monotonic() + 30
+    while app.fake.stats()["pending"] or not app.user.run([APP, "list"]).stdout.count(b"http://"):
+        assert time.monotonic() < deadline, "the agent never stored the approved tokens"
+        time.sleep(0.2)
+    pushed = kernel.run(f"%cd {work}\n!git push -q origin HEAD")
+    assert_no_hang(pushed)
+    assert pushed.exit_code == "0", pushed.output
+    assert passphrase not in kernel.all_output()

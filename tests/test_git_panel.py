@@ -251,3 +251,26 @@ def test_locked_a_wrong_token_in_the_dialog_fails_without_hanging_and_keeps_the_
     assert panel.remote_head() == old_head
     assert panel.keyring.read_bytes() == before, "a wrong typed token erased nothing"
     panel.secrets_nowhere(wrong.message)
+
+
+def test_with_a_github_app_and_nothing_stored_the_panel_fails_fast_naming_the_sign_in(
+    panel: Panel,
+) -> None:
+    # No agent runs, so nothing contacts the App's OAuth base: it only has to be configured.
+    with (panel.user.home / ".gitconfig").open("a") as config:
+        config.write(
+            f'[credential "http://{panel.host}"]\n'
+            "\tsagemakerOAuthClientId = Iv1.panel\n"
+            "\tsagemakerOAuthUrl = http://127.0.0.1:9\n"
+        )
+    panel.commit("mine.txt")
+    old_head = panel.remote_head()
+
+    reply = panel.jupyter.push(REPO)
+
+    ours = [line for line in reply.message.splitlines() if line.startswith(f"{PROG}:")]
+    assert ours == [
+        f"{PROG}: no token stored for {panel.host}; the Git panel asks for a username and token "
+        f"instead, or in a terminal run: {PROG} login --device http://{panel.host}"
+    ], reply.message
+    assert panel.remote_head() == old_head

@@ -49,7 +49,7 @@ def sign_in_line(prompter: Prompter, protocol: str, host: str) -> str:
         code += "" if prompter.magics else "import login; login(device=True)"
         return f"{what}; in a notebook cell run: {code}"
     if prompter.in_panel:
-        return context.panel_hint(what, f"login --device {sanitize(host)}")
+        return context.panel_hint(what, login_line(protocol, host).removeprefix(f"{APP} "))
     return f"{what}; in a terminal run: {login_line(protocol, host)}"
 
 
