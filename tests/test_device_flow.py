@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import secrets
+import shutil
 import signal
 import subprocess
 import time
@@ -20,7 +21,8 @@ from fakeoauth import CLIENT_ID, FakeOAuth
 from gitserver import GitServer
 from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.manager import KernelManager
-from support import PASSPHRASE, Askpass, User, merged
+from motoserver import MotoServer
+from support import PASSPHRASE, Askpass, User, merged, stop
 from test_notebook_kernel import KERNEL_START_TIMEOUT, Kernel, assert_no_hang, kernel_env
 
 APP = "git-credential-sagemaker"
@@ -299,3 +301,28 @@ def test_git_login_device_in_a_cell_returns_at_once_and_the_next_push_works(
     assert_no_hang(pushed)
     assert pushed.exit_code == "0", pushed.output
     assert passphrase not in kernel.all_output()
+
+
+def test_a_restart_on_a_kms_store_with_the_token_expired_asks_nothing(
+    app: App, aws: MotoServer
+) -> None:
+    key = aws.client("kms").create_key(Description="device flow")["KeyMetadata"]["Arn"]
+    restarted = {**aws.env, "GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": None, **NO_PROMPTS}
+    app.user.env.update({k: v for k, v in restarted.items() if v is not None})
+    app.user.env.pop("GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE")
+    done = app.user.run([APP, "setup", "--no-repo", "--kms-key", key])
+    assert done.returncode == 0, done.stderr
+    app.fake.control("expires_in", seconds="2")
+    assert app.login().returncode == 0
+    app.fake.control("expires_in", seconds="28800")  # eight hours, as GitHub's
+
+    stop(app.user.agent_pids())  # a restart: the agents stop, the runtime folder is emptied
+    shutil.rmtree(app.user.runtime)
+    app.user.runtime.mkdir(mode=0o700)
+    time.sleep(2.5)  # the access token expired meanwhile
+
+    done = app.git("ls-remote", app.url)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == b""  # KMS opened the store, and the refresh did the rest
+    assert app.fake.stats()["refreshes"] == 1

@@ -591,9 +591,12 @@ def warn_if_expiring(
 ) -> None:
     """Warn once (per token and expiry) when the answered token expires within 7 days.
 
-    The once-marker lives in the runtime directory, and only when that is ours.
+    The once-marker lives in the runtime directory, and only when that is ours. A token with
+    a refresh token is renewed (here, or by a helper after ours): nothing to replace by hand.
     """
     fields = dict(line.partition(b"=")[::2] for line in answer.splitlines())
+    if b"oauth_refresh_token" in fields:
+        return
     try:
         expiry = int(fields.get(b"password_expiry_utc", b""))
     except ValueError:
