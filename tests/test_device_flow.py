@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
+import pexpect
 import pytest
 from fakeoauth import CLIENT_ID, FakeOAuth
 from gitserver import GitServer
@@ -102,11 +103,18 @@ def test_login_device_then_git_asks_nothing(app: App) -> None:
             assert b"ghu_" not in path.read_bytes() and b"ghr_" not in path.read_bytes()
 
 
-def test_after_expiry_eight_parallel_fetches_make_one_refresh(app: App) -> None:
+@pytest.mark.parametrize("agent", [False, True], ids=["each-git-opens-the-store", "the-agent"])
+def test_after_expiry_eight_parallel_fetches_make_one_refresh(app: App, agent: bool) -> None:
     app.fake.control("expires_in", seconds="2")
     assert app.login().returncode == 0
     clones = [app.clone(f"c{i}") for i in range(8)]  # each refreshes: its token is due
     app.fake.control("expires_in", seconds="3600")  # the next pair lasts
+    if agent:  # unlocked: the agent answers, and refreshes, for every git
+        askpass = Askpass(app.user.root, "unused", PASSPHRASE)
+        app.user.env.pop("GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE")
+        unlock = {"GIT_ASKPASS": str(askpass.program), "GIT_TERMINAL_PROMPT": None}
+        assert app.user.run([APP, "unlock"], env=unlock).returncode == 0
+        assert app.user.agent_pids()
     time.sleep(2.5)  # the access token has expired
     before = app.fake.stats()["refreshes"]
 
@@ -326,3 +334,62 @@ def test_a_restart_on_a_kms_store_with_the_token_expired_asks_nothing(
     assert done.returncode == 0, done.stderr
     assert done.stderr == b""  # KMS opened the store, and the refresh did the rest
     assert app.fake.stats()["refreshes"] == 1
+
+
+def test_a_push_at_a_terminal_with_nothing_stored_signs_in_instead_of_asking(app: App) -> None:
+    env = {k: v for k, v in app.user.env.items() if k != "GIT_TERMINAL_PROMPT"}
+    child = pexpect.spawn(
+        "git", ["ls-remote", app.url], cwd=str(app.user.root), env=env, timeout=60, encoding="utf-8"
+    )
+
+    child.expect(r"to sign in, open https://github\.com/login/device and enter the code \S+;")
+    assert "Username" not in str(child.before)
+    app.fake.control("approve")
+    child.expect(pexpect.EOF)
+    child.close()
+
+    assert child.exitstatus == 0, child.before
+    assert "refs/heads" in str(child.before) or "HEAD" in str(child.before)
+    assert "Username for" not in str(child.before) and "Password for" not in str(child.before)
+    again = app.git("ls-remote", app.url)  # stored: no prompt possible, none needed
+    assert again.returncode == 0, again.stderr
+
+
+def test_setup_and_the_fleet_script_hand_out_the_client_id(user: User) -> None:
+    done = user.run([APP, "setup", "--no-repo", "--github-app", "Iv23liEXAMPLE"])
+    assert done.returncode == 0, done.stderr
+    got = user.run(
+        [
+            "git",
+            "config",
+            "--get-urlmatch",
+            "credential.sagemakerOAuthClientId",
+            "https://github.com/o/r",
+        ]
+    )
+    assert got.stdout == b"Iv23liEXAMPLE\n"
+    again = user.run([APP, "setup", "--no-repo", "--github-app", "Iv23liEXAMPLE"])
+    assert b"sagemakerOAuthClientId" not in again.stdout  # nothing left to change
+    script = user.run([APP, "lifecycle-script", "--fleet", "--github-app", "Iv23liEXAMPLE"])
+    assert script.returncode == 0 and b"--github-app Iv23liEXAMPLE" in script.stdout
+
+    for bad, said in (
+        (["--github-app", " Iv1.a"], "--github-app needs a name"),
+        (["--github-app", "Iv1.a", "--github-app-url", "ftp://h"], "--github-app-url needs"),
+    ):
+        wrong = user.run([APP, "setup", "--no-repo", *bad])
+        assert wrong.returncode != 0 and said.encode() in wrong.stderr, wrong.stderr
+        assert wrong.stderr.count(b"\n") == 1
+
+
+def test_an_oauth_base_that_is_not_https_is_refused_in_one_line(app: App) -> None:
+    with (app.user.home / ".gitconfig").open("a") as config:
+        config.write(
+            f'[credential "http://{app.host}"]\n\tsagemakerOAuthUrl = http://example.com\n'
+        )
+
+    done = app.user.run([APP, "login", "--device", f"http://{app.host}"])
+
+    assert done.returncode == 1
+    assert done.stderr.decode().count("\n") == 1
+    assert "must be https (or http to a loopback address)" in done.stderr.decode()
