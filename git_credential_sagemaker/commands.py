@@ -207,6 +207,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"opens:    with {sanitize(keys.describe(fields))}")
     entries = store.entries()
     print(f"tokens:   {len(entries) or 'none stored'}")
+    waiting = store.pending()
+    if waiting:
+        print(f"inbox:    {waiting} token{'s' if waiting != 1 else ''} waiting for unlock")
     if entries:
         _print_table(_token_rows(entries), indent="  ")
     used = _account_used(entries)

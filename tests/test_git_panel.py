@@ -177,34 +177,45 @@ def test_locked_the_first_try_fails_fast_with_the_message_that_opens_the_dialog(
     assert panel.user.agent_pids() == []
 
 
-def test_locked_the_dialogs_token_pushes_and_pulls_without_hanging_and_is_not_saved(
+def test_locked_the_dialogs_token_is_kept_sealed_and_saved_at_the_next_unlock(
     panel: Panel,
 ) -> None:
     panel.store_token()
-    before = panel.keyring.read_bytes()
+    new_token = f"ghp_{secrets.token_hex(18)}"  # the stored one was replaced on GitHub
+    panel.remote.allow(panel.username, new_token)
     mine = panel.commit("mine.txt")
     assert panel.jupyter.push(REPO).opens_dialog
 
-    pushed = panel.jupyter.push(REPO, auth=panel.dialog(cache=True))
+    pushed = panel.jupyter.push(REPO, auth=panel.dialog(token=new_token, cache=True))
     assert (pushed.status, pushed.body.get("code")) == (200, 0), pushed.body
     assert panel.remote_head() == mine
 
-    theirs = panel.someone_else_pushes("theirs.txt")
-    assert panel.jupyter.pull(REPO).opens_dialog
-    pulled = panel.jupyter.pull(REPO, auth=panel.dialog())
-    assert (pulled.status, pulled.body.get("code")) == (200, 0), pulled.body
-    assert panel.rev(panel.work / ".git", "HEAD") == theirs
-
-    # Not saved, nothing unlocked, and "save my login" left our helper as git's only one.
-    assert panel.keyring.read_bytes() == before
+    # Kept sealed, with nothing asked and nothing unlocked; "save my login" left our helper
+    # as git's only one.
+    status = panel.user.run([PROG, "status"]).stdout.decode()
+    assert "inbox:    1 token waiting for unlock" in status, status
+    assert new_token.encode() not in panel.keyring.read_bytes()
     assert panel.user.agent_pids() == []
     helpers = panel.user.run(["git", "config", "--get-all", "credential.helper"], cwd=panel.work)
     assert helpers.stdout.decode().split() == ["sagemaker"]
-    # The server's log is the one place the panel keeps git's output: one line says so.
-    notes = [line for line in panel.jupyter.text.splitlines() if "was not saved" in line]
-    assert len(notes) == 2, notes  # the push's and the pull's
-    assert all(f"{PROG} unlock" in note for note in notes), notes
-    panel.secrets_nowhere(pushed.message, pulled.message)
+    notes = [line for line in panel.jupyter.text.splitlines() if "kept sealed" in line]
+    assert notes and all(f"{PROG} unlock" in note for note in notes), panel.jupyter.text
+
+    theirs = panel.someone_else_pushes("theirs.txt")
+    assert panel.jupyter.pull(REPO).opens_dialog
+    pulled = panel.jupyter.pull(REPO, auth=panel.dialog(token=new_token))
+    assert (pulled.status, pulled.body.get("code")) == (200, 0), pulled.body
+    assert panel.rev(panel.work / ".git", "HEAD") == theirs
+
+    # The next unlock takes the token in: the panel asks no more.
+    panel.unlock()
+    assert "inbox:" not in panel.user.run([PROG, "status"]).stdout.decode()
+    request = f"protocol=http\nhost={panel.host}\nusername={panel.username}\n".encode()
+    assert f"password={new_token}".encode() in panel.user.helper("get", request).stdout
+    panel.commit("after.txt")
+    again = panel.jupyter.push(REPO)
+    assert (again.status, again.body.get("code")) == (200, 0), again.body
+    panel.secrets_nowhere(pushed.message, pulled.message, again.message)
 
 
 def test_with_nothing_stored_the_dialog_pushes_without_hanging(panel: Panel) -> None:
@@ -249,7 +260,11 @@ def test_locked_a_wrong_token_in_the_dialog_fails_without_hanging_and_keeps_the_
     assert wrong.status == 500 and wrong.body.get("code") != 0, wrong.body
     assert "Authentication failed" in wrong.message
     assert panel.remote_head() == old_head
-    assert panel.keyring.read_bytes() == before, "a wrong typed token erased nothing"
+    # git's erase of the wrong token waits in the inbox; it removes no other token.
+    assert panel.keyring.read_bytes() != before
+    panel.unlock()
+    request = f"protocol=http\nhost={panel.host}\nusername={panel.username}\n".encode()
+    assert f"password={panel.token}".encode() in panel.user.helper("get", request).stdout
     panel.secrets_nowhere(wrong.message)
 
 

@@ -206,6 +206,9 @@ class Agent:
         if op == "device":
             return self.start_device_flow(payload), True
         request = protocol.parse(payload)
+        with self.store_lock:  # kept while locked by a git that found no agent: in now
+            if self.store.pending():
+                self.store.take_in(lambda item: operations.apply(item, self.store))
         if op == "drop":
             self.drop(request)
             return agentclient.OK + b"\n", True

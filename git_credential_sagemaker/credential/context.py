@@ -111,6 +111,14 @@ def panel_hint(what: str, action: str) -> str:
     )
 
 
+def kept_for_unlock() -> str:
+    """The one line after the panel's dialog pushed while the keyring is locked."""
+    return (
+        f"{APP}: the token typed in the Git panel is kept sealed, and saved when the keyring is "
+        f"next unlocked; to save it now, in a terminal run: {APP} unlock"
+    )
+
+
 def not_saved(keyring_exists: bool) -> str:
     """The one line after the panel's dialog pushed: its token was not saved, and why."""
     why, action = (

@@ -205,6 +205,13 @@ def serve_locked(
                 gone = device.renew(request, store)
                 if gone is not None:
                     say(gone)
+            if (
+                not known_nomatch
+                and store.pending()
+                and operations.find(request, store) is None
+                and (not kept_for_later(conf, store) or conf.prompter.channel() is not None)
+            ):
+                unlock.unlock_and_remember(conf, store, say=say)  # the inbox may hold it
             if known_nomatch or operations.find(request, store) is None:
                 if not (known_nomatch or last) and operations.expired_match(request, store):
                     unlock.unlock_and_remember(conf, store, say=say)
@@ -225,19 +232,9 @@ def serve_locked(
             stdout.write(answer)
             warn_if_expiring(request, answer, str(conf.runtime_dir))
         elif operation == "store":
-            if operations.storable(request):
-                unlock.unlock_and_remember(conf, store, say=say)
-                if _first_store(request) and _stored_password(request, store) != request.password:
-                    checked = check_new_token(request)
-                    if checked is None:
-                        return 1
-                    request = checked
-                operations.store(request, store)
-        elif operations.has_match(request, store):
-            unlock.unlock_and_remember(conf, store, say=say)
-            removed = operations.erase(request, store)
-            if removed and request.password is not None and in_transfer(env):
-                say(removed_line(request))
+            return store_locked(request, conf, store)
+        else:
+            erase_locked(request, conf, store, env)
     except WrongPassphrase as exc:
         say(str(exc))
         if operation == "get" and last:
@@ -339,6 +336,71 @@ def named(request: protocol.Request, username: str) -> protocol.Request:
     fields = {name: getattr(request, name) for name in protocol.FIELDS}
     fields["username"] = username
     return protocol.Request(**fields)
+
+
+def kept_for_later(conf: Settings, store: Store) -> bool:
+    """Whether a store or erase goes to the sealed inbox: the keyring exists, has one, and
+    opening it would take a passphrase typed here (not the environment's, not KMS), which a
+    store never asks for."""
+    from git_credential_sagemaker.credential import inbox, keys
+
+    if conf.env_passphrase is not None or store.unlocked:
+        return False
+    fields = store.settings()
+    return fields is not None and inbox.PUBLIC in fields and not keys.kms_key(fields)
+
+
+def _sealable(request: protocol.Request) -> bytes:
+    """What the inbox keeps of a request: what a store or erase uses, no more."""
+    kept = {name: getattr(request, name) for name in protocol.KEY_FIELDS + protocol.SECRET_FIELDS}
+    return protocol.format_request(protocol.Request(**kept, check=request.check))
+
+
+def store_locked(request: protocol.Request, conf: Settings, store: Store) -> int:
+    """git stores what worked: into the keyring, or into its inbox while it is locked."""
+    from git_credential_sagemaker.credential import context, inbox, operations, unlock
+
+    if not operations.storable(request):
+        return 0
+    if kept_for_later(conf, store):
+        if _first_store(request):
+            checked = check_new_token(request)  # kept with it: the check is not lost
+            if checked is None:
+                return 1
+            request = checked
+        store.queue(inbox.Item("store", _sealable(request)))
+        if conf.prompter.in_panel:
+            say(context.kept_for_unlock())
+        return 0
+    unlock.unlock_and_remember(conf, store, say=say)
+    if _first_store(request) and _stored_password(request, store) != request.password:
+        checked = check_new_token(request)
+        if checked is None:
+            return 1
+        request = checked
+    operations.store(request, store)
+    return 0
+
+
+def erase_locked(
+    request: protocol.Request, conf: Settings, store: Store, env: Mapping[str, str]
+) -> None:
+    """git erases what the host refused: from the keyring, or, while it is locked, by an item
+    in the inbox, so that neither the keyring nor an earlier item brings the token back."""
+    from git_credential_sagemaker.credential import inbox, operations, unlock
+
+    matched = operations.has_match(request, store)
+    if kept_for_later(conf, store):
+        if matched or store.pending():
+            store.queue(inbox.Item("erase", _sealable(request)))
+            if matched and request.password is not None and in_transfer(env):
+                say(removed_line(request, later=True))
+        return
+    if matched:
+        unlock.unlock_and_remember(conf, store, say=say)
+        removed = operations.erase(request, store)
+        if removed and request.password is not None and in_transfer(env):
+            say(removed_line(request))
 
 
 def secret_name(request: protocol.Request, config: Mapping[str, str]) -> str | None:
@@ -480,15 +542,16 @@ def in_transfer(env: Mapping[str, str]) -> bool:
     return bool(env.get("GIT_DIR"))
 
 
-def removed_line(request: protocol.Request) -> str:
+def removed_line(request: protocol.Request, later: bool = False) -> str:
     """git erases the token the host just refused: say so, and how to save a new one."""
     from git_credential_sagemaker.credential.prompt import sanitize
 
     host = sanitize(request.host or "")
     target = host if request.protocol == "https" else f"{request.protocol}://{host}"
     user = f" --username {sanitize(request.username)}" if request.username else ""
+    when = "leaves the keyring at its next unlock" if later else "was removed from the keyring"
     return (
-        f"{host} rejected the stored token, so it was removed from the keyring; "
+        f"{host} rejected the stored token, so it {when}; "
         f"save a new one with: git-credential-sagemaker login {target}{user}"
     )
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from typing import Optional
 
-from git_credential_sagemaker.credential import protocol
+from git_credential_sagemaker.credential import inbox, protocol
 from git_credential_sagemaker.credential.protocol import Request
 from git_credential_sagemaker.credential.store import Entry, Store
 from git_credential_sagemaker.errors import StoreError, UsageError
@@ -144,6 +144,16 @@ def _password(keyring: Store, entry: Entry) -> Optional[str]:
         return keyring.secrets(entry).get("password")
     except StoreError:
         return None
+
+
+def apply(item: inbox.Item, keyring: Store) -> None:
+    """One item the inbox kept while the keyring was locked: the store or erase git asked
+    for then, as it would have been done then."""
+    request = protocol.parse(item.request)
+    if item.op == "store":
+        store(request, keyring)
+    else:
+        erase(request, keyring)
 
 
 def erase(request: Request, keyring: Store) -> int:

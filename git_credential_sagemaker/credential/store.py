@@ -9,7 +9,9 @@ reference value instead of `assert`, and atomic writes under a lock instead of i
 Layout of `keyring.cfg`::
 
     [keyring_2Dsetting]            scheme, version, store id, the data key wrapped for each way
-                                   in (KDF parameters; KMS key and context), sealed check value
+                                   in (KDF parameters; KMS key and context), sealed check value,
+                                   the inbox's public key and its sealed private key
+    [sagemaker_inbox]              items stored or erased while locked (credential/inbox)
     [https_3A_2F_2Fgithub_2Ecom]   one section per service: protocol://host[/path]
     ualice = <base64 sealed JSON>  "u" + escaped username; "n" when git sent no username
     ualice.meta = {...}            key fields, stored and expiry times: plain, sealed as AAD
@@ -18,7 +20,8 @@ Every write: lock `.lock` (bounded wait), read and parse, change, keep the bytes
 parsed as `keyring.cfg.bak`, then write a temp file, fsync, rename over the old file, fsync
 the directory (`files`). A file that does not parse is never overwritten, nor kept as the
 backup, so the error that names a damaged file can offer the last good one. `reset` renames
-both aside (never deletes) for a user who forgot the passphrase.
+both aside (never deletes) for a user who forgot the passphrase. A transaction started inside
+another one (taking in the inbox applies stores and erases) joins it: one write at its end.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from typing import Callable, Optional
 
 from keyrings.alt.escape import escape  # type: ignore[import-untyped]
 
-from git_credential_sagemaker.credential import crypto, keys, oauth
+from git_credential_sagemaker.credential import crypto, inbox, keys, oauth
 from git_credential_sagemaker.credential.files import (
     LOCK_TIMEOUT,
     atomic_write,
@@ -140,6 +143,7 @@ def parse(raw: bytes, scheme: str, version: str) -> configparser.RawConfigParser
             crypto.KdfParams.from_fields(settings)
         keys.check(settings)
         base64.b64decode(settings[CHECK_OPTION], validate=True)
+        inbox.check(settings)
     except KeyError:
         raise ValueError(f"its settings are incomplete ({edited})") from None
     except (ValueError, binascii.Error):
@@ -187,6 +191,9 @@ class Store:
         self.moved = False  # this process moved the file to the current format
         self._cache: Optional[tuple[bytes, configparser.RawConfigParser]] = None
         self.lock_timeout = lock_timeout
+        # The transaction under way (its document and key): reads see it, writes join it.
+        self._txn: Optional[tuple[configparser.RawConfigParser, bytes]] = None
+        self._txn_changed = False
 
     @property
     def path(self) -> Path:
@@ -205,7 +212,10 @@ class Store:
         """The parsed file, or None when there is none yet. Never changes anything.
 
         Callers that mutate the result (transact) pass use_cache=False to get their own copy.
+        Inside a transaction, it is that transaction's document, changes and all.
         """
+        if self._txn is not None:
+            return self._txn[0]
         loaded = self._read(use_cache)
         return None if loaded is None else loaded[1]
 
@@ -265,7 +275,7 @@ class Store:
     def _entries(self, parser: configparser.RawConfigParser) -> list[Entry]:
         found = []
         for section in parser.sections():
-            if section == SETTINGS:
+            if section in (SETTINGS, inbox.SECTION):
                 continue
             for option, _value in parser.items(section):
                 if option.endswith(".meta"):
@@ -386,6 +396,8 @@ class Store:
             parser.set(SETTINGS, keys.BY_PASSPHRASE, wrapped)
             check = crypto.seal(data_key, CHECK_VALUE, SETTINGS.encode())
             parser.set(SETTINGS, CHECK_OPTION, base64.b64encode(check).decode())
+            for name, value in inbox.new_keypair(data_key).items():
+                parser.set(SETTINGS, name, value)
             self.moved = True
             return True
 
@@ -507,7 +519,16 @@ class Store:
         return data_key
 
     def _reseal(self, parser: configparser.RawConfigParser, old: bytes, new: bytes) -> None:
-        """Every entry that `old` opens, sealed again by `new` (same AAD: same meta)."""
+        """Every entry that `old` opens, and the inbox's private key, sealed again by `new`
+        (same AAD: same meta)."""
+        if parser.has_option(SETTINGS, inbox.PRIVATE):
+            try:
+                resealed = inbox.reseal_private(parser.get(SETTINGS, inbox.PRIVATE), old, new)
+            except (binascii.Error, crypto.AuthenticationError):
+                parser.remove_option(SETTINGS, inbox.PUBLIC)  # unreadable: a new one is made
+                parser.remove_option(SETTINGS, inbox.PRIVATE)
+            else:
+                parser.set(SETTINGS, inbox.PRIVATE, resealed)
         for entry in self._entries(parser):
             meta_json = parser.get(entry.section, entry.option + ".meta")
             aad = self._aad(entry.section, entry.option, meta_json)
@@ -581,6 +602,10 @@ class Store:
         keep_previous=False: the backup becomes a copy of the new file, not the old one
         (a key change: the old file must not stay behind), written before the file itself.
         """
+        if self._txn is not None:  # inside another transaction: it writes, once, at its end
+            if change(*self._txn):
+                self._txn_changed = True
+            return
         prepare_store_dir(self.directory)
         # Unlock before locking: choosing a passphrase must not hold the lock.
         key = self.unlock() if needs_key else b""
@@ -592,7 +617,12 @@ class Store:
                 previous, parser = loaded
                 if needs_key and not self._opens(parser, key):
                     key = self._reopen(parser, key)
-            if not change(parser, key) and previous is not None:
+            self._txn, self._txn_changed = (parser, key), False
+            try:
+                changed = change(parser, key) or self._txn_changed
+            finally:
+                self._txn = None
+            if not changed and previous is not None:
                 return
             out = io.StringIO()
             parser.write(out)
@@ -627,6 +657,9 @@ class Store:
             parser.set(SETTINGS, name, value)
         check = crypto.seal(key, CHECK_VALUE, SETTINGS.encode())
         parser.set(SETTINGS, CHECK_OPTION, base64.b64encode(check).decode())
+        if self.version == keys.CURRENT:
+            for name, value in inbox.new_keypair(key).items():
+                parser.set(SETTINGS, name, value)
         return parser
 
     def _current(
@@ -770,6 +803,77 @@ class Store:
         if self._load() is not None:
             self.transact(change, needs_key)
         return removed
+
+    # -- the inbox (credential/inbox explains) -------------------------------------------------
+
+    def pending(self) -> int:
+        """Items waiting in the inbox for the next unlock. Needs no key."""
+        parser = self._load()
+        if parser is None or not parser.has_section(inbox.SECTION):
+            return 0
+        return len(parser.items(inbox.SECTION))
+
+    def queue(self, item: inbox.Item) -> None:
+        """Seal a store or an erase to the inbox while locked: asks for nothing. A keyring
+        without an inbox yet, or a full inbox, is a one-line StoreError."""
+
+        def change(parser: configparser.RawConfigParser, key: bytes) -> bool:
+            fields = dict(parser.items(SETTINGS))
+            if inbox.PUBLIC not in fields or keys.STORE_ID not in fields:
+                raise StoreError(
+                    f"{self.path} keeps nothing for later until it is unlocked once more; "
+                    f"run: {APP} unlock"
+                )
+            if not parser.has_section(inbox.SECTION):
+                parser.add_section(inbox.SECTION)
+            held = parser.items(inbox.SECTION)
+            sealed = inbox.seal(fields[inbox.PUBLIC], fields[keys.STORE_ID], item)
+            size = sum(len(value) for _, value in held) + len(sealed)
+            if len(held) >= inbox.MAX_ITEMS or size > inbox.MAX_BYTES:
+                raise StoreError(
+                    f"the inbox of {self.path} is full ({len(held)} items waiting), so this "
+                    f"was not kept; take them in with: {APP} unlock"
+                )
+            parser.set(inbox.SECTION, os.urandom(8).hex(), sealed)
+            return True
+
+        if self._load() is None:
+            raise StoreError(f"there is no keyring at {self.path} to keep this for")
+        self.transact(change, needs_key=False)
+
+    def take_in(self, apply: Callable[[inbox.Item], None]) -> list[str]:
+        """With the key: give the store an inbox if it has none, apply each waiting item in
+        order, and empty the inbox, all in one atomic write. The lines to say: one for each
+        item that did not open (the others are applied all the same)."""
+        refused: list[str] = []
+
+        def change(parser: configparser.RawConfigParser, key: bytes) -> bool:
+            fields = dict(parser.items(SETTINGS))
+            changed = False
+            if fields.get("version") == keys.CURRENT and inbox.PUBLIC not in fields:
+                for name, value in inbox.new_keypair(key).items():
+                    parser.set(SETTINGS, name, value)
+                changed = True
+            if not parser.has_section(inbox.SECTION):
+                return changed
+            for _, text in parser.items(inbox.SECTION):
+                try:
+                    item = inbox.open_item(
+                        fields.get(inbox.PRIVATE, ""), key, fields.get(keys.STORE_ID, ""), text
+                    )
+                except inbox.BadItem:
+                    refused.append(
+                        f"an item in the inbox of {self.path} was not sealed to this keyring "
+                        "(damaged, or written by something else), so it was dropped"
+                    )
+                    continue
+                apply(item)
+            parser.remove_section(inbox.SECTION)
+            return True
+
+        if self._load() is not None:
+            self.transact(change)
+        return refused
 
     def set_aside(self, label: str) -> list[tuple[Path, Path]]:
         """Rename the keyring and its backup to `keyring.cfg.<label>[.bak]`, under the lock.

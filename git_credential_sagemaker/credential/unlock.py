@@ -15,7 +15,7 @@ from __future__ import annotations
 import sys
 from typing import Callable, Optional
 
-from git_credential_sagemaker.credential import agent, kms
+from git_credential_sagemaker.credential import agent, kms, operations
 from git_credential_sagemaker.credential.paths import APP as PROG
 from git_credential_sagemaker.credential.prompt import ATTEMPTS, choose_passphrase
 from git_credential_sagemaker.credential.settings import PASSPHRASE_ENV, Settings
@@ -92,12 +92,19 @@ def unlock(conf: Settings, store: Store, say: Say = _stderr) -> bytes:
             # An agent still running holds the key the file had before (maybe in code from
             # before the upgrade, which can't read the new format): it goes, a new one comes.
             conf.call_agent("lock")
+        take_in(store, say)
         return key
     raise WrongPassphrase(
         f"wrong passphrase for {store.path} ({tries} {'try' if tries == 1 else 'tries'}); "
         f"nothing was changed; if it is forgotten, start a new keyring (its tokens are lost) "
         f"with: {PROG} reset"
     )
+
+
+def take_in(store: Store, say: Say = _stderr) -> None:
+    """What the inbox kept while the keyring was locked, applied now that it is open."""
+    for line in store.take_in(lambda item: operations.apply(item, store)):
+        say(line)
 
 
 def start_agent(conf: Settings, key: bytes, strict: bool = False, say: Say = _stderr) -> bool:
