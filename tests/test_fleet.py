@@ -264,7 +264,8 @@ def test_fleet_rejects_a_bad_option_in_one_line(
 
 def test_fleet_options_need_fleet(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["lifecycle-script", "--secret", SECRET]) == 1
-    assert capsys.readouterr().err == f"{SAY}--version, --kms-key and --secret go with --fleet\n"
+    said = capsys.readouterr().err
+    assert said == f"{SAY}--version, --kms-key, --secret and --github-app go with --fleet\n"
 
 
 def test_version_defaults_to_this_package(user: User) -> None:
