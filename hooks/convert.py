@@ -2,11 +2,13 @@
 
 * `load_notebook` reads an `.ipynb` (nbformat 4 only) and turns any problem into a one-line
   `NotebookError`.
-* `notebook_to_text` writes the `.py` text. Outputs and execution counts never reach it (text
-  formats hold inputs only), the jupytext version is filtered out (see pairing), and the kernel's
-  display name is replaced by the kernel's name, so renaming a kernel does not touch the `.py`.
-  (The display name cannot simply be dropped: nbformat requires it, so jupytext could not read
-  the `.py` back.)
+* `notebook_to_text` writes the `.py` text, exactly as jupytext's own contents manager in
+  JupyterLab writes it with the same configuration: outputs and execution counts never reach it
+  (text formats hold inputs only), and the jupytext version is filtered out (see pairing; the
+  `jupytext.toml` setup writes asks JupyterLab's jupytext for the same).
+* `same_cells` tells two `.py` texts with the same cells apart from a real change: a `.py` that
+  holds the notebook's cells is in sync whatever its header says (the kernel's display name,
+  a jupytext version), so a header alone never makes the hooks rewrite it.
 * `rebuild_notebook` turns `.py` text back into a notebook, keeping the cell ids and kernel
   display name of the existing notebook, like `jupytext --update`, and the outputs of the
   cells whose source is unchanged: a cell whose code changed loses its stale output.
@@ -57,18 +59,9 @@ def load_notebook(data: bytes) -> NotebookNode:
     return notebook
 
 
-def _stable_kernelspec(metadata: Any) -> None:
-    kernelspec = metadata.get("kernelspec")
-    if isinstance(kernelspec, dict) and isinstance(kernelspec.get("name"), str):
-        kernelspec["display_name"] = kernelspec["name"]
-
-
 def notebook_to_text(notebook: NotebookNode, fmt: Format, config: Any = None) -> str:
-    shallow = copy.copy(notebook)
-    shallow.metadata = copy.deepcopy(notebook.metadata)
-    _stable_kernelspec(shallow.metadata)
     try:
-        text: str = jupytext.writes(shallow, fmt, config=config)
+        text: str = jupytext.writes(notebook, fmt, config=config)
     except Exception as err:
         raise NotebookError(f"jupytext cannot convert it ({type(err).__name__}: {err})") from None
     return text if text.endswith("\n") else text + "\n"
@@ -81,6 +74,18 @@ def text_to_notebook(text: str, config: Any = None) -> NotebookNode:
     except Exception as err:
         raise NotebookError(f"jupytext cannot read it ({type(err).__name__}: {err})") from None
     return notebook
+
+
+def same_cells(one: bytes, other: bytes) -> bool:
+    """Whether two `.py` texts hold the same cells, whatever their headers say."""
+    try:
+        first, second = text_to_notebook(one.decode()), text_to_notebook(other.decode())
+        name = text_format_name(first)
+        return name == text_format_name(second) and inputs_text(first, name) == inputs_text(
+            second, name
+        )
+    except (NotebookError, UnicodeDecodeError):
+        return False
 
 
 def text_format_name(notebook: NotebookNode) -> str:

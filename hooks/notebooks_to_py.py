@@ -152,6 +152,13 @@ def apply(root: str, converted: list[Converted], cache: SyncCache, overwrite: se
         if c.text is None or c.py not in current:
             continue
         now = current[c.py]
+        if now is not None and now != c.text and c.notebook not in overwrite:
+            from .convert import same_cells
+
+            if same_cells(now, c.text):  # JupyterLab's jupytext wrote it, or a header aged
+                cache.record(c.notebook, c.st, c.py, sha256(now))
+                report.in_sync[c.notebook] = c.py
+                continue
         if now is not None and now != c.text:
             replace = c.notebook in overwrite or may_replace(
                 now, cache.get(c.notebook), heads.get(c.py)

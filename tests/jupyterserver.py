@@ -223,6 +223,19 @@ class JupyterServer:
         """The panel's Pull button."""
         return self._git(repo, "pull", {} if auth is None else {"auth": dict(auth)})
 
+    def add_all(self, repo: str) -> Reply:
+        """The panel's "Stage all changes"."""
+        return self._git(repo, "add", {"add_all": True})
+
+    def commit(self, repo: str, message: str) -> Reply:
+        """The panel's Commit button, with its summary."""
+        return self._git(repo, "commit", {"commit_msg": message})
+
+    def save(self, path: str, notebook: Mapping[str, Any]) -> Reply:
+        """JupyterLab saving a notebook (File > Save): PUT /api/contents/<path>."""
+        model = {"type": "notebook", "format": "json", "content": dict(notebook)}
+        return self._request("PUT", f"/api/contents/{urllib.parse.quote(path)}", model, HANG_LIMIT)
+
     def _git(self, repo: str, action: str, body: Mapping[str, Any]) -> Reply:
         path = f"/git/{urllib.parse.quote(repo)}/{action}"
         return self._request("POST", path, body, timeout=HANG_LIMIT)

@@ -68,6 +68,14 @@ BUILD_TIMEOUT = 900.0  # pip installing the package and its dependencies from lo
 GITIGNORE = ".gitignore"
 JUPYTEXT_TOML = "jupytext.toml"
 JUPYTEXT_TOML_TEXT = (
+    "# Pair each notebook with a py:percent script; commits hold the scripts. JupyterLab's\n"
+    "# jupytext and the notebook hooks both read this file, so both write the same .py: neither\n"
+    "# puts jupytext's own version in it.\n"
+    'formats = "ipynb,py:percent"\n'
+    'notebook_metadata_filter = "-jupytext.text_representation.jupytext_version"\n'
+)
+# What setup wrote before: replaced by the text above (a file anyone edited stays theirs).
+OLD_JUPYTEXT_TOML_TEXT = (
     "# Pair each notebook with a py:percent script; commits hold the scripts.\n"
     'formats = "ipynb,py:percent"\n'
 )
@@ -584,6 +592,7 @@ def _setup_repo(
     root, git_dir = _locate(repo)
     ignore_lines = _gitignore_missing(root)
     write_jupytext = not _has_jupytext_config(root)
+    ours_before = _read(root, JUPYTEXT_TOML) == OLD_JUPYTEXT_TOML_TEXT.encode()
     config = config_state(root)
     states = [state for state in _hook_states(root) if not state.works]
     hook_types = [state.hook_type for state in states]
@@ -595,7 +604,7 @@ def _setup_repo(
         )
     for rel, writes in (
         (GITIGNORE, ignore_lines),
-        (JUPYTEXT_TOML, write_jupytext),
+        (JUPYTEXT_TOML, write_jupytext or ours_before),
         (CONFIG, config.merged is not None),
     ):
         if writes:
@@ -611,8 +620,13 @@ def _setup_repo(
         staged.append(GITIGNORE)
         if not dry_run:
             _write(root, GITIGNORE, _gitignore_text(root, ignore_lines))
-    if write_jupytext:
-        changes.append(Change(f"{JUPYTEXT_TOML}: created, pairing ipynb with py:percent (staged)"))
+    if write_jupytext or ours_before:
+        what = (
+            "created, pairing ipynb with py:percent"
+            if write_jupytext
+            else "keeps jupytext's version out of the .py, as JupyterLab writes it too"
+        )
+        changes.append(Change(f"{JUPYTEXT_TOML}: {what} (staged)"))
         staged.append(JUPYTEXT_TOML)
         if not dry_run:
             _write(root, JUPYTEXT_TOML, JUPYTEXT_TOML_TEXT.encode())
