@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import socket
+
 from gits import with_git
-from support import User
+from gitserver import GitServer
+from support import Askpass, User
 
 GH = "protocol=https\nhost=github.com\n"
 
@@ -220,3 +223,28 @@ def test_login_records_the_expiry_and_list_shows_it_without_secrets(user: User) 
     assert user.fill(GH)["password"] == "ghp_listedtoken"
     out = user.run(["git-credential-sagemaker", "logout", "github.com"])
     assert out.returncode == 0 and nothing_stored(user, GH)
+
+
+def test_login_with_host_and_port_says_https_was_assumed_or_names_the_http_url(
+    user: User, git_server: GitServer
+) -> None:
+    askpass = Askpass(user.root, "alice", "ghp_typed")
+    env = {"GIT_ASKPASS": str(askpass.program), "GIT_TERMINAL_PROMPT": None}
+    host = f"127.0.0.1:{git_server.port}"  # answers plain http only
+
+    refused = user.run(["git-credential-sagemaker", "login", host], env=env)
+
+    assert refused.returncode == 1 and refused.stderr.count(b"\n") == 1
+    assert (
+        f"{host} answers plain http, not https; log in with the URL: "
+        f"git-credential-sagemaker login http://{host}"
+    ).encode() in refused.stderr
+    assert askpass.prompts == []  # said before anything was asked
+
+    with socket.socket() as probe:  # a port nobody answers on: the assumption stands
+        probe.bind(("127.0.0.1", 0))
+        closed = f"127.0.0.1:{probe.getsockname()[1]}"
+    done = user.run(["git-credential-sagemaker", "login", closed], env=env)
+    assert done.returncode == 0, done.stderr
+    assert f"no scheme given, so https://{closed} is assumed".encode() in done.stderr
+    assert user.fill(f"protocol=https\nhost={closed}\n")["password"] == "ghp_typed"

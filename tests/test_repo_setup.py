@@ -332,6 +332,10 @@ def test_fresh_clone_builds_the_notebooks(tmp_path: Path) -> None:
     changes = whats(setup_repo(clone))
     assert changes == [
         f"pre-commit hooks installed for {', '.join(HOOK_TYPES)}",
+        # Said before the first commit starts building it, off an instance:
+        "the first commit builds the notebook hooks' environment, once (pip installs this "
+        "package into pre-commit's cache, which can take half a minute); to build it now, run: "
+        "pre-commit install-hooks",
         "a.ipynb: built from a.py",
         "c d.ipynb: built from c d.py",
         "sub/b.ipynb: built from sub/b.py",

@@ -100,6 +100,33 @@ def check_args(
     return where, expiry
 
 
+PROBE_TIMEOUT = 2.0
+
+
+def assumed_scheme(host: str) -> str:
+    """A HOST:PORT given without a scheme: https is assumed, and said; a host that answers
+    only plain http there is a one-line UsageError with the URL to use instead."""
+    import socket
+    import ssl
+
+    name, _, port = host.rpartition(":")
+    try:
+        with socket.create_connection((name.strip("[]"), int(port)), timeout=PROBE_TIMEOUT) as raw:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE  # only asking whether TLS answers at all
+            with context.wrap_socket(raw, server_hostname=name.strip("[]")):
+                pass
+    except ssl.SSLError:
+        raise UsageError(
+            f"{sanitize(host)} answers plain http, not https; log in with the URL: "
+            f"git-credential-sagemaker login http://{sanitize(host)}"
+        ) from None
+    except (OSError, ValueError):
+        pass  # not reachable now: the assumption stands, and says so
+    return f"git-credential-sagemaker: no scheme given, so https://{sanitize(host)} is assumed"
+
+
 def _check_username(user: str) -> None:
     if not user.strip() or protocol.has_control(user):
         raise UsageError(f"not a username: {sanitize(user)!r}; nothing was stored")
@@ -117,6 +144,8 @@ def login(
 ) -> str:
     """Ask for the token, store it, unlock the agent. Returns what was stored, secret-free."""
     where, expiry = check_args(url_or_host, username, expires)
+    if "://" not in url_or_host and ":" in where.host:
+        say(assumed_scheme(where.host))
     store.entries()  # a damaged keyring is named now, not after the token was typed
     hint = hosts.token_hint(where.host)
     if hint:

@@ -111,6 +111,14 @@ def panel_hint(what: str, action: str) -> str:
     )
 
 
+def locked_in_panel(what: str) -> str:
+    """The one line the panel shows as its error when a token is stored but locked away."""
+    return (
+        f"{APP}: {what}, so the Git panel can't use the token stored for this host; unlock it "
+        f"with %git_unlock in a notebook cell, or in a terminal run: {APP} unlock"
+    )
+
+
 def kept_for_unlock() -> str:
     """The one line after the panel's dialog pushed while the keyring is locked."""
     return (

@@ -247,7 +247,11 @@ def serve_locked(
             say(context.not_saved(store.path.exists()))
         else:
             say(str(exc))
-        if operation == "get" and stop:
+        # The panel's first try (no prompt allowed): quit makes git fail with our line as the
+        # error the panel shows, not with the "could not read Username" that opens its dialog,
+        # since the token is stored. Its rerun with the dialog's answers still gets them.
+        in_panel = conf.prompter.in_panel and not conf.prompter.allowed
+        if operation == "get" and (stop or (in_panel and last)):
             stdout.write(b"quit=1\n")
         return 1
     return 0

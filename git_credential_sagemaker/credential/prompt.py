@@ -116,6 +116,8 @@ class Prompter:
     def hint(self, what: str, action: str = "login") -> str:
         """The one line that tells a user where they can type instead."""
         if self.in_panel:
+            if action == "unlock":  # a token is stored: the dialog would only ask for it again
+                return context.locked_in_panel(what)
             return context.panel_hint(what, action)
         if self.in_kernel:
             code = notebook_line(action, self.magics)

@@ -665,6 +665,15 @@ def _setup_repo(
         changes += [Change(what) for what in amended]
     if wheels and not dry_run and (built := _build_hook_env(root, python, wheels)):
         changes.append(built)
+    elif not wheels and hook_types and not shadow:
+        changes.append(
+            Change(
+                "the first commit builds the notebook hooks' environment, once (pip installs "
+                "this package into pre-commit's cache, which can take half a minute); to build "
+                "it now, run: pre-commit install-hooks",
+                advice=True,
+            )
+        )
     if plan is not None:
         changes += _migration_changes(plan)
         if not dry_run:
