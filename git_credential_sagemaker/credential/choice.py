@@ -12,14 +12,16 @@ then sends `username`, and nothing here runs.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Callable, Optional
 from urllib.parse import quote
 
+from git_credential_sagemaker.credential import agentclient, protocol
 from git_credential_sagemaker.credential.paths import APP
-from git_credential_sagemaker.credential.prompt import sanitize
+from git_credential_sagemaker.credential.prompt import Prompter, sanitize
 
 Ask = Callable[[str], Optional[str]]
+Say = Callable[[str], None]
 
 
 def choose(host: str, names: Sequence[str], ask: Optional[Ask]) -> str:
@@ -52,3 +54,42 @@ def split(body: bytes) -> tuple[list[str], bytes]:
     """The agent's `several` reply: (the accounts' names, the answer with the first)."""
     listed, _, answer = body.partition(b"\n")
     return listed.decode(errors="replace").split("\0"), answer
+
+
+def pick(host: str, names: Sequence[str], prompter: Prompter, say: Say) -> str:
+    """One of several accounts stored for the host: asked on a terminal, else the first; one
+    line says which, and how to choose one for a repository."""
+
+    def ask(text: str) -> Optional[str]:
+        return prompter.ask(text, secret=False)
+
+    chosen = choose(host, names, ask if prompter.channel() == "tty" else None)
+    say(line(host, names, chosen))
+    return chosen
+
+
+def named(request: protocol.Request, username: str) -> protocol.Request:
+    """The request, naming an account."""
+    fields = {name: getattr(request, name) for name in protocol.FIELDS}
+    fields["username"] = username
+    return protocol.Request(**fields)
+
+
+def agents_choice(
+    request: protocol.Request,
+    body: bytes,
+    env: Mapping[str, str],
+    config: Sequence[tuple[str, str]],
+    sock: str,
+    store_dir: str,
+    say: Say,
+) -> Optional[tuple[bytes, bytes]]:
+    """The agent's `several` reply: pick an account, and the agent's answer with it (its
+    reply already holds the first's)."""
+    names, answer = split(body)
+    settings = {key.lower(): value for key, value in config}
+    chosen = pick(request.host or "", names, Prompter.load(env, settings.get), say)
+    if chosen == names[0]:
+        return agentclient.OK, answer
+    wire = protocol.format_request(named(request, chosen))
+    return agentclient.call(sock, agentclient.encode("get", store_dir, wire))

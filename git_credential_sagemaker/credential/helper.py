@@ -112,7 +112,11 @@ def _run(
         rejected = False  # a stale password, or no agent: the slow path decides
     reply = agentclient.call(sock, agentclient.encode(operation, store_dir, raw))
     if reply is not None and reply[0] == agentclient.SEVERAL:
-        reply = agents_choice(request, reply[1], env, sock, store_dir)
+        from git_credential_sagemaker.credential import choice
+
+        reply = choice.agents_choice(
+            request, reply[1], env, _config_entries(), sock, store_dir, say
+        )
     if reply is not None and reply[0] == agentclient.GONE:
         say(reply[1].decode(errors="replace"))  # a refresh refused: signing in starts anew
         reply = (agentclient.NOMATCH, b"")
@@ -181,7 +185,14 @@ def serve_locked(
     known_nomatch: bool = False,
 ) -> int:
     """The slow path: no agent answered, so open the store here and maybe prompt."""
-    from git_credential_sagemaker.credential import device, gitconfig, oauth, operations, unlock
+    from git_credential_sagemaker.credential import (
+        choice,
+        device,
+        gitconfig,
+        oauth,
+        operations,
+        unlock,
+    )
     from git_credential_sagemaker.credential.settings import Settings, parse_timeout
     from git_credential_sagemaker.errors import PromptError, WrongPassphrase
 
@@ -227,7 +238,8 @@ def serve_locked(
             unlock.unlock_and_remember(conf, store, say=say)
             names = operations.accounts(request, store)
             if len(names) > 1:
-                request = named(request, pick_account(request, names, conf.prompter))
+                chosen = choice.pick(request.host or "", names, conf.prompter, say)
+                request = choice.named(request, chosen)
             answer = operations.get(request, store)
             stdout.write(answer)
             warn_if_expiring(request, answer, str(conf.runtime_dir))
@@ -301,45 +313,6 @@ def sign_in(
     if stop:
         stdout.write(b"quit=1\n")
     return 0
-
-
-def agents_choice(
-    request: protocol.Request, body: bytes, env: Mapping[str, str], sock: str, store_dir: str
-) -> tuple[bytes, bytes] | None:
-    """The agent found several accounts for a request that named none: pick one, and answer
-    with it (the agent's answer already holds the first)."""
-    from git_credential_sagemaker.credential import choice, gitconfig
-    from git_credential_sagemaker.credential.prompt import Prompter
-
-    names, answer = choice.split(body)
-    config = gitconfig.as_dict(_config_entries())
-    chosen = pick_account(request, names, Prompter.load(env, lambda k: config.get(k.lower())))
-    if chosen == names[0]:
-        return agentclient.OK, answer
-    return agentclient.call(
-        sock, agentclient.encode("get", store_dir, protocol.format_request(named(request, chosen)))
-    )
-
-
-def pick_account(request: protocol.Request, names: list[str], prompter: Prompter) -> str:
-    """One of several accounts stored for the host: asked on a terminal, else the first; one
-    line says which, and how to choose one for a repository."""
-    from git_credential_sagemaker.credential import choice
-
-    def ask(text: str) -> str | None:
-        return prompter.ask(text, secret=False)
-
-    host = request.host or ""
-    chosen = choice.choose(host, names, ask if prompter.channel() == "tty" else None)
-    say(choice.line(host, names, chosen))
-    return chosen
-
-
-def named(request: protocol.Request, username: str) -> protocol.Request:
-    """The request, naming an account."""
-    fields = {name: getattr(request, name) for name in protocol.FIELDS}
-    fields["username"] = username
-    return protocol.Request(**fields)
 
 
 def kept_for_later(conf: Settings, store: Store) -> bool:
