@@ -37,8 +37,8 @@ class App(NamedTuple):
     host: str  # 127.0.0.1:PORT, the git server
     url: str  # a repository on it
 
-    def login(self) -> subprocess.CompletedProcess[str]:
-        """`login --device`, approved in the "browser" once it has shown the code."""
+    def start_login(self) -> tuple[subprocess.Popen[str], list[str]]:
+        """`login --device`, once it has shown the URL and the code (its two lines)."""
         child = subprocess.Popen(
             [APP, "login", "--device", f"http://{self.host}"],
             env=merged(self.user.env),
@@ -52,6 +52,11 @@ class App(NamedTuple):
         shown = [child.stdout.readline() for _ in range(2)]
         assert shown[0].startswith("open: https://github.com/login/device"), shown
         assert shown[1].startswith("code: "), shown
+        return child, shown
+
+    def login(self) -> subprocess.CompletedProcess[str]:
+        """`login --device`, approved in the "browser" once it has shown the code."""
+        child, shown = self.start_login()
         assert self.fake.control("approve")["changed"] == "1"
         out, err = child.communicate(timeout=60)
         return subprocess.CompletedProcess(child.args, child.returncode, "".join(shown) + out, err)
@@ -161,16 +166,7 @@ def test_polling_honours_slow_down_and_ends_on_denial_or_expiry(app: App) -> Non
     assert app.fake.stats()["device_polls"] >= 2  # slow_down, then the approval
 
     for what, said in (("deny", "denied in the browser"), ("expire", "code expired")):
-        child = subprocess.Popen(
-            [APP, "login", "--device", f"http://{app.host}"],
-            env=merged(app.user.env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert child.stdout is not None
-        child.stdout.readline()
-        child.stdout.readline()
+        child, _ = app.start_login()
         app.fake.control(what)
         _, err = child.communicate(timeout=60)
         assert child.returncode == 1
@@ -178,16 +174,7 @@ def test_polling_honours_slow_down_and_ends_on_denial_or_expiry(app: App) -> Non
 
 
 def test_ctrl_c_stops_signing_in_cleanly(app: App) -> None:
-    child = subprocess.Popen(
-        [APP, "login", "--device", f"http://{app.host}"],
-        env=merged(app.user.env),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert child.stdout is not None
-    child.stdout.readline()
-    child.stdout.readline()
+    child, _ = app.start_login()
     child.send_signal(signal.SIGINT)
     _, err = child.communicate(timeout=30)
 
