@@ -163,6 +163,7 @@ class Agent:
         self.cache_lock = threading.Lock()  # guards `cached` and `from_secrets`
         self.cached: dict[tuple[Optional[str], ...], Cached] = {}
         self.from_secrets: dict[bytes, str] = {}  # keyed hash -> secret name, oldest first
+        self.device_lock = threading.Lock()  # guards `device_codes`
         self.device_codes: dict[tuple[str, str], oauth.DeviceCode] = {}  # awaiting approval
         self.salt = os.urandom(32)
 
@@ -268,18 +269,17 @@ class Agent:
         ask = json.loads(payload)
         where = (str(ask["protocol"]), str(ask["host"]))
         client_id, base = str(ask["client_id"]), str(ask["base"])
-        with self.cache_lock:
+        with self.device_lock:  # one flow a host: two pushes at once show the same code
             waiting = self.device_codes.get(where)
-        if waiting is None or waiting.expires_at <= time.time():
-            waiting = oauth.start(base, client_id)
-            with self.cache_lock:
+            if waiting is None or waiting.expires_at <= time.time():
+                waiting = oauth.start(base, client_id)
                 self.device_codes[where] = waiting
-            username = str(ask.get("username") or oauth.USERNAME)
-            threading.Thread(
-                target=self._finish_device_flow,
-                args=(where, username, client_id, base, waiting),
-                daemon=True,
-            ).start()
+                username = str(ask.get("username") or oauth.USERNAME)
+                threading.Thread(
+                    target=self._finish_device_flow,
+                    args=(where, username, client_id, base, waiting),
+                    daemon=True,
+                ).start()
         shown = {"verification_uri": waiting.verification_uri, "user_code": waiting.user_code}
         return agentclient.OK + b"\n" + json.dumps(shown).encode()
 
@@ -293,12 +293,13 @@ class Agent:
     ) -> None:
         try:
             tokens = oauth.wait(base, client_id, code, self.stopping.wait, self.stopping.is_set)
+            fields, secrets_, check = device.entry(*where, username, tokens, client_id, base)
             with self.store_lock:
-                device.save(self.store, *where, username, tokens, client_id, base)
+                self.store.put(fields, secrets_, check)
         except UserError:
             pass  # denied, expired or stopped: the next push shows a new code
         finally:
-            with self.cache_lock:
+            with self.device_lock:
                 if self.device_codes.get(where) is code:
                     del self.device_codes[where]
 

@@ -106,13 +106,25 @@ def save(
 ) -> None:
     """Keep what the device flow gave, with GitHub's check of the token; `put` hands it to a
     running agent (False: none runs, so the store is written here, unlocking it)."""
-    check = github.check_for(protocol, host, tokens.access_token)
-    fields = {"protocol": protocol, "host": host, "path": None, "username": username}
-    secrets = tokens.secrets(client_id, base)
-    meta = None if check is None else check.to_meta()
+    fields, secrets, meta = entry(protocol, host, username, tokens, client_id, base)
     if put is not None and put(encode_put(fields, secrets, meta)):
         return
     store.put(fields, secrets, meta)
+
+
+def entry(
+    protocol: str, host: str, username: str, tokens: oauth.Tokens, client_id: str, base: str
+) -> tuple[dict[str, Optional[str]], dict[str, str], Optional[str]]:
+    """(key fields, secrets, GitHub's check) of the entry the device flow's tokens make; asks
+    GitHub about the token (bounded), so the caller holds no lock meanwhile."""
+    check = github.check_for(protocol, host, tokens.access_token)
+    fields: dict[str, Optional[str]] = {
+        "protocol": protocol,
+        "host": host,
+        "path": None,
+        "username": username,
+    }
+    return fields, tokens.secrets(client_id, base), None if check is None else check.to_meta()
 
 
 def encode_put(
