@@ -185,14 +185,7 @@ def serve_locked(
     known_nomatch: bool = False,
 ) -> int:
     """The slow path: no agent answered, so open the store here and maybe prompt."""
-    from git_credential_sagemaker.credential import (
-        choice,
-        device,
-        gitconfig,
-        oauth,
-        operations,
-        unlock,
-    )
+    from git_credential_sagemaker.credential import gitconfig, unlock
     from git_credential_sagemaker.credential.settings import Settings, parse_timeout
     from git_credential_sagemaker.errors import PromptError, WrongPassphrase
 
@@ -211,38 +204,7 @@ def serve_locked(
         return serve_secret(operation, request, secret, conf, stdout, stop)
     try:
         if operation == "get":
-            if not known_nomatch and device.renewable(request, store) is not None:
-                unlock.unlock_and_remember(conf, store, say=say)
-                gone = device.renew(request, store)
-                if gone is not None:
-                    say(gone)
-            if (
-                not known_nomatch
-                and store.pending()
-                and operations.find(request, store) is None
-                and (not kept_for_later(conf, store) or conf.prompter.channel() is not None)
-            ):
-                unlock.unlock_and_remember(conf, store, say=say)  # the inbox may hold it
-            if known_nomatch or operations.find(request, store) is None:
-                if not (known_nomatch or last) and operations.expired_match(request, store):
-                    unlock.unlock_and_remember(conf, store, say=say)
-                    stdout.write(operations.refresh_answer(request, store))
-                    return 0
-                flow = oauth.configured(
-                    request.protocol or "", request.host or "", gitconfig.get_urlmatch
-                )
-                if flow is not None:
-                    return sign_in(request, flow, conf, store, stdout, stop)
-                say_if_expired(request, store)
-                return ask_for_token(request, conf.prompter, stdout, stop)
-            unlock.unlock_and_remember(conf, store, say=say)
-            names = operations.accounts(request, store)
-            if len(names) > 1:
-                chosen = choice.pick(request.host or "", names, conf.prompter, say)
-                request = choice.named(request, chosen)
-            answer = operations.get(request, store)
-            stdout.write(answer)
-            warn_if_expiring(request, answer, str(conf.runtime_dir))
+            return get_locked(request, conf, store, stdout, known_nomatch, last, stop)
         elif operation == "store":
             return store_locked(request, conf, store)
         else:
@@ -266,6 +228,59 @@ def serve_locked(
         if operation == "get" and (stop or (in_panel and last)):
             stdout.write(b"quit=1\n")
         return 1
+    return 0
+
+
+def get_locked(
+    request: protocol.Request,
+    conf: Settings,
+    store: Store,
+    stdout: BinaryIO,
+    known_nomatch: bool,
+    last: bool,
+    stop: bool,
+) -> int:
+    """git asks for a token and no agent answered: refresh, take in the inbox, sign in, or
+    ask, as the store and this process allow (the module's picture says which when)."""
+    from git_credential_sagemaker.credential import (
+        choice,
+        device,
+        gitconfig,
+        oauth,
+        operations,
+        unlock,
+    )
+
+    if not known_nomatch and device.renewable(request, store) is not None:
+        unlock.unlock_and_remember(conf, store, say=say)
+        gone = device.renew(request, store)
+        if gone is not None:
+            say(gone)
+    if (
+        not known_nomatch
+        and store.pending()
+        and operations.find(request, store) is None
+        and (not kept_for_later(conf, store) or conf.prompter.channel() is not None)
+    ):
+        unlock.unlock_and_remember(conf, store, say=say)  # the inbox may hold it
+    if known_nomatch or operations.find(request, store) is None:
+        if not (known_nomatch or last) and operations.expired_match(request, store):
+            unlock.unlock_and_remember(conf, store, say=say)
+            stdout.write(operations.refresh_answer(request, store))
+            return 0
+        flow = oauth.configured(request.protocol or "", request.host or "", gitconfig.get_urlmatch)
+        if flow is not None:
+            return sign_in(request, flow, conf, store, stdout, stop)
+        say_if_expired(request, store)
+        return ask_for_token(request, conf.prompter, stdout, stop)
+    unlock.unlock_and_remember(conf, store, say=say)
+    names = operations.accounts(request, store)
+    if len(names) > 1:
+        chosen = choice.pick(request.host or "", names, conf.prompter, say)
+        request = choice.named(request, chosen)
+    answer = operations.get(request, store)
+    stdout.write(answer)
+    warn_if_expiring(request, answer, str(conf.runtime_dir))
     return 0
 
 
