@@ -207,17 +207,18 @@ class Agent:
         if op == "device":
             return self.start_device_flow(payload), True
         request = protocol.parse(payload)
-        with self.store_lock:  # kept while locked by a git that found no agent: in now
-            if self.store.pending():
+        gone, answer, names = None, b"", []
+        with self.store_lock, self.store.snapshot():  # one read of the file for all this
+            if self.store.pending():  # kept while locked by a git that found no agent
                 self.store.take_in(lambda item: operations.apply(item, self.store))
+            if op == "get":  # the keyring first: a token the user saved wins
+                gone = device.renew(request, self.store)
+                answer = operations.get(request, self.store)
+                names = operations.accounts(request, self.store) if answer else []
         if op == "drop":
             self.drop(request)
             return agentclient.OK + b"\n", True
         if op == "get":
-            with self.store_lock:  # the keyring first: a token the user saved wins
-                gone = device.renew(request, self.store)
-                answer = operations.get(request, self.store)
-                names = operations.accounts(request, self.store) if answer else []
             if gone is not None:
                 return agentclient.GONE + b"\n" + gone.encode(), True
             if len(names) > 1:

@@ -29,12 +29,13 @@ from __future__ import annotations
 import base64
 import binascii
 import configparser
+import contextlib
 import datetime as dt
 import io
 import json
 import os
 import shlex
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -194,6 +195,7 @@ class Store:
         # The transaction under way (its document and key): reads see it, writes join it.
         self._txn: Optional[tuple[configparser.RawConfigParser, bytes]] = None
         self._txn_changed = False
+        self._pinned: Optional[configparser.RawConfigParser] = None  # snapshot()
 
     @property
     def path(self) -> Path:
@@ -216,6 +218,8 @@ class Store:
         """
         if self._txn is not None:
             return self._txn[0]
+        if self._pinned is not None and use_cache:
+            return self._pinned
         loaded = self._read(use_cache)
         return None if loaded is None else loaded[1]
 
@@ -626,6 +630,7 @@ class Store:
                 return
             out = io.StringIO()
             parser.write(out)
+            self._pinned = None  # a snapshot ends with a write: later reads see it
             if not keep_previous:
                 atomic_write(self.backup_path, out.getvalue())
             elif previous is not None:  # it parsed: the last good version, kept first
@@ -803,6 +808,16 @@ class Store:
         if self._load() is not None:
             self.transact(change, needs_key)
         return removed
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see the file as read once, for one request's several lookups (the
+        agent's `get`); a write ends it, so what follows sees what was written."""
+        self._pinned = self._load()
+        try:
+            yield
+        finally:
+            self._pinned = None
 
     # -- the inbox (credential/inbox explains) -------------------------------------------------
 
