@@ -21,6 +21,10 @@
                 a GitHub App's token about to expire --> refreshed first (device.renew)
                 several accounts for the host, none named --> asked on a terminal, else the
                                   first; one line says which, and how to choose (choice)
+                store or erase while locked (no agent, no passphrase to hand) --> sealed into
+                                  the keyring's inbox, nothing asked; the next unlock applies it
+                the Git panel, locked with a token stored --> its line, and quit=1, so the panel
+                                  shows it as the error instead of its credentials dialog
     quit=1 stops every later helper too, so it is sent only when none runs after ours.
 
 The fast path imports only the protocol, paths and the agent client; everything heavier
