@@ -350,3 +350,25 @@ def test_an_expired_token_is_named_and_the_same_token_typed_again_is_checked_ane
     answer = stored_for(user, git_server)
     assert b"password=" + token.encode() in answer
     assert b"1000000000" not in answer
+
+
+def test_a_token_checked_while_locked_keeps_its_check_through_the_inbox(
+    user: User, api: FakeGitHub
+) -> None:
+    api.add("classic", "ghp_whileLocked1", classic("repo"))
+    api.add("older", "ghp_old", fine_grained())
+    point_at(user, LOGIN_URL, api.url)
+    host = LOGIN_URL.split("://")[1]
+    user.approve(f"protocol=https\nhost={host}\nusername=old\npassword=ghp_old\n")
+    locked = {"GIT_CREDENTIAL_SAGEMAKER_PASSPHRASE": None}
+    request = f"protocol=https\nhost={host}\nusername=alice\npassword=ghp_whileLocked1\n"
+
+    done = user.helper("store", request.encode(), env=locked)
+
+    assert done.returncode == 0, done.stderr
+    assert api.requests.count(("/", "classic")) == 1  # asked once, while locked
+    assert "classic: repo" not in listed(user)  # waiting in the inbox, sealed
+    unlocked = user.helper("get", f"protocol=https\nhost={host}\nusername=alice\n".encode())
+    assert b"password=ghp_whileLocked1" in unlocked.stdout  # the passphrase took it in
+    assert "classic: repo" in listed(user)
+    assert api.requests.count(("/", "classic")) == 1  # the check came with it
