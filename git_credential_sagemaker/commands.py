@@ -72,12 +72,7 @@ def _login_device(conf: Settings, args: argparse.Namespace) -> int:
     if args.expires:
         raise UsageError("--expires is for a pasted token; a GitHub App's tokens carry their own")
     where = account.target(args.target, args.username)
-    flow = oauth.configured(where.protocol, where.host, gitconfig.get_urlmatch)
-    if flow is None:
-        raise UsageError(
-            f"no GitHub App is set up for {where.where}; run: "
-            f"{PROG} setup --no-repo --github-app CLIENT_ID"
-        )
+    flow = device.required_flow(where.protocol, where.host)
     store = unlock.open_store(conf)
     if conf.call_agent("status") is None:
         unlock.unlock_and_remember(conf, store, say=_err)  # asked now, not after the browser

@@ -93,17 +93,12 @@ def _login(
 
 def _login_device(url_or_host: str, username: Optional[str], ask_secret: Ask) -> bool:
     """Unlock, then let the agent sign in: the URL and code shown, nothing waited for."""
-    from git_credential_sagemaker.credential import device, oauth
+    from git_credential_sagemaker.credential import device
 
     try:
         conf = _settings()
         where = account.target(url_or_host, username)
-        flow = oauth.configured(where.protocol, where.host, gitconfig.get_urlmatch)
-        if flow is None:
-            raise UsageError(
-                f"no GitHub App is set up for {where.where}; run: "
-                "!git-credential-sagemaker setup --no-repo --github-app CLIENT_ID"
-            )
+        flow = device.required_flow(where.protocol, where.host, run="!git-credential-sagemaker")
         store = unlocking.open_store(conf, ask=ask_secret)
         if conf.call_agent("status") is None:
             key = unlocking.unlock(conf, store, say=_say)

@@ -19,12 +19,19 @@ import time
 from collections.abc import Mapping
 from typing import Callable, Optional
 
-from git_credential_sagemaker.credential import agentclient, context, github, oauth, operations
+from git_credential_sagemaker.credential import (
+    agentclient,
+    context,
+    gitconfig,
+    github,
+    oauth,
+    operations,
+)
 from git_credential_sagemaker.credential.paths import APP
-from git_credential_sagemaker.credential.prompt import Prompter, sanitize
+from git_credential_sagemaker.credential.prompt import Prompter, login_target, sanitize
 from git_credential_sagemaker.credential.protocol import Request
 from git_credential_sagemaker.credential.store import Entry, Store
-from git_credential_sagemaker.errors import UserError
+from git_credential_sagemaker.errors import UsageError, UserError
 
 
 def due(expiry: Optional[str], now: float) -> bool:
@@ -37,16 +44,30 @@ def refreshable(secrets: Mapping[str, str]) -> bool:
 
 
 def login_line(protocol: str, host: str) -> str:
-    target = sanitize(host) if protocol == "https" else f"{protocol}://{sanitize(host)}"
-    return f"{APP} login --device {target}"
+    return f"{APP} login --device {login_target(protocol, host)}"
+
+
+def required_flow(protocol: str, host: str, run: str = APP) -> tuple[str, str]:
+    """(client id, base) of the GitHub App git config names for the host; a one-line
+    UsageError naming the setup line (run as `run`) when none is."""
+    flow = oauth.configured(protocol, host, gitconfig.get_urlmatch)
+    if flow is None:
+        raise UsageError(
+            f"no GitHub App is set up for {protocol}://{sanitize(host)}; run: "
+            f"{run} setup --no-repo --github-app CLIENT_ID"
+        )
+    return flow
 
 
 def sign_in_line(prompter: Prompter, protocol: str, host: str) -> str:
     """Nothing stored, and nowhere to wait here: where to sign in instead."""
     what = f"no token stored for {sanitize(host)}"
     if prompter.in_kernel:
-        code = "%git_login --device" if prompter.magics else "from git_credential_sagemaker "
-        code += "" if prompter.magics else "import login; login(device=True)"
+        code = (
+            "%git_login --device"
+            if prompter.magics
+            else "from git_credential_sagemaker import login; login(device=True)"
+        )
         return f"{what}; in a notebook cell run: {code}"
     if prompter.in_panel:
         return context.panel_hint(what, login_line(protocol, host).removeprefix(f"{APP} "))

@@ -303,7 +303,7 @@ def sign_in(
     background, and one line says where to approve; else one line says how to sign in.
     """
     from git_credential_sagemaker.credential import device, oauth, unlock
-    from git_credential_sagemaker.credential.prompt import sanitize
+    from git_credential_sagemaker.credential.prompt import login_target
 
     protocol_, host = request.protocol or "", request.host or ""
     if conf.prompter.channel() == "tty":
@@ -312,7 +312,7 @@ def sign_in(
         def show(code: oauth.DeviceCode) -> None:
             say(
                 f"{device.instructions(code)}; waiting for the approval (Ctrl-C stops it; to "
-                f"paste a token instead: {paths.APP} login {sanitize(host)})"
+                f"paste a token instead: {paths.APP} login {login_target(protocol_, host)})"
             )
 
         username = request.username or oauth.USERNAME
@@ -513,7 +513,7 @@ def _agents_answer(
 def say_if_expired(request: protocol.Request, store: Store) -> None:
     """Before a prompt: the stored token was skipped because it expired, not lost."""
     from git_credential_sagemaker.credential import operations
-    from git_credential_sagemaker.credential.prompt import sanitize
+    from git_credential_sagemaker.credential.prompt import login_target, sanitize
 
     try:
         entry = operations.expired_match(request, store)
@@ -522,7 +522,7 @@ def say_if_expired(request: protocol.Request, store: Store) -> None:
     if entry is None or entry.expiry is None:
         return
     host = sanitize(entry.host)
-    target = host if entry.protocol == "https" else f"{entry.protocol}://{host}"
+    target = login_target(entry.protocol, entry.host)
     user = f" --username {sanitize(entry.username)}" if entry.username else ""
     when = time.strftime("%Y-%m-%d", time.gmtime(int(entry.expiry)))
     say(
@@ -540,10 +540,10 @@ def in_transfer(env: Mapping[str, str]) -> bool:
 
 def removed_line(request: protocol.Request, later: bool = False) -> str:
     """git erases the token the host just refused: say so, and how to save a new one."""
-    from git_credential_sagemaker.credential.prompt import sanitize
+    from git_credential_sagemaker.credential.prompt import login_target, sanitize
 
     host = sanitize(request.host or "")
-    target = host if request.protocol == "https" else f"{request.protocol}://{host}"
+    target = login_target(request.protocol or "", request.host or "")
     user = f" --username {sanitize(request.username)}" if request.username else ""
     when = "leaves the keyring at its next unlock" if later else "was removed from the keyring"
     return (

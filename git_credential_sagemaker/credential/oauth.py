@@ -32,7 +32,8 @@ DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 # Kept with the tokens in an entry's sealed secrets; never printed to git.
 CLIENT_KEY = "sagemaker_oauth_client_id"
 BASE_KEY = "sagemaker_oauth_url"
-CLIENT_SETTING = "credential.sagemakerOAuthClientId"
+CLIENT_NAME = "sagemakerOAuthClientId"  # credential.<url>.<name>, by git's urlmatch rules
+CLIENT_SETTING = f"credential.{CLIENT_NAME}"
 URL_SETTING = "credential.sagemakerOAuthUrl"
 # What git's prompt-free answer carries as the username: GitHub takes any with a token.
 USERNAME = "x-access-token"

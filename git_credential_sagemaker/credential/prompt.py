@@ -61,6 +61,12 @@ def sanitize(value: str) -> str:
     return "".join(f"%{ord(c):02X}" if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 else c for c in value)
 
 
+def login_target(protocol: str, host: str) -> str:
+    """A host as `login` takes it: bare for https (its default), else with its scheme."""
+    shown = sanitize(host)
+    return shown if protocol == "https" else f"{protocol}://{shown}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Prompter:
     """The prompting policy, read once from the environment and git config."""

@@ -20,6 +20,7 @@ from git_credential_sagemaker.credential.protocol import has_control
 from git_credential_sagemaker.credential.settings import Settings
 from git_credential_sagemaker.credential.store import Store
 from git_credential_sagemaker.errors import PromptError, StoreError, UsageError
+from git_credential_sagemaker.provision import gitsetup
 from git_credential_sagemaker.provision.machine import Machine
 
 SECRET_KEY = "sagemakerSecret"  # noqa: S105  # a git config name
@@ -48,12 +49,7 @@ def check_url(value: str, flag: str = "--secret-url") -> None:
 
 
 def configure_secret(machine: Machine, secret: str, url: str, dry_run: bool) -> list[str]:
-    key = f"credential.{url}.{SECRET_KEY}"
-    if gitconfig.get_all(key, machine.config_scope)[-1:] == [secret]:
-        return []
-    if not dry_run:
-        gitconfig.set(key, secret, machine.config_scope)
-    return [f"git config {' '.join(machine.config_scope)} {key} {secret!r}"]
+    return gitsetup.url_setting(machine, url, SECRET_KEY, secret, dry_run)
 
 
 def configure_kms(env: Mapping[str, str], key_id: str, dry_run: bool) -> list[str]:

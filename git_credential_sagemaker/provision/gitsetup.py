@@ -123,17 +123,22 @@ def configure_git(
     return changes
 
 
-def configure_github_app(machine: Machine, client_id: str, url: str, dry_run: bool) -> list[str]:
-    """credential.<url>.sagemakerOAuthClientId: sign in to that host with the GitHub App's
-    device flow, in the file that survives a restart."""
-    from git_credential_sagemaker.credential import oauth
-
-    key = oauth.CLIENT_SETTING.replace("credential.", f"credential.{url}.", 1)
-    if gitconfig.get_all(key, machine.config_scope)[-1:] == [client_id]:
+def url_setting(machine: Machine, url: str, name: str, value: str, dry_run: bool) -> list[str]:
+    """credential.<url>.<name> set to `value` in the file that survives a restart; the change,
+    for setup's report (none when it is set already)."""
+    key = f"credential.{url}.{name}"
+    if gitconfig.get_all(key, machine.config_scope)[-1:] == [value]:
         return []
     if not dry_run:
-        gitconfig.set(key, client_id, machine.config_scope)
-    return [f"git config {' '.join(machine.config_scope)} {key} {client_id!r}"]
+        gitconfig.set(key, value, machine.config_scope)
+    return [f"git config {' '.join(machine.config_scope)} {key} {value!r}"]
+
+
+def configure_github_app(machine: Machine, client_id: str, url: str, dry_run: bool) -> list[str]:
+    """Sign in to that host with the GitHub App's device flow."""
+    from git_credential_sagemaker.credential import oauth
+
+    return url_setting(machine, url, oauth.CLIENT_NAME, client_id, dry_run)
 
 
 def sends_paths() -> bool:
