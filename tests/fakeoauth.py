@@ -197,12 +197,10 @@ class FakeOAuth:
         return self.control("valid", token=token)["valid"] == "1"
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        from support import stop  # not at the top: the server half runs isolated (-I)
+
+        stop([self.process.pid])
+        self.process.wait(timeout=10)
 
 
 def main(port_file: str) -> None:

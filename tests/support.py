@@ -283,6 +283,14 @@ class User:
         return self.run(["git-credential-sagemaker", op], input=request, env=env)
 
 
+def helped_clone(user: User, bare: Path, url: str, work: Path) -> None:
+    """A clone of `bare` made by path (nothing asked, nothing stored), then pointed at `url`,
+    whose server wants a token, with git set to use the helper: a user's first push to come."""
+    assert user.run(["git", "clone", "-q", str(bare), str(work)]).returncode == 0
+    assert user.run(["git", "remote", "set-url", "origin", url], cwd=work).returncode == 0
+    (user.home / ".gitconfig").write_text("[credential]\n\thelper = sagemaker\n")
+
+
 class Askpass:
     """A GIT_ASKPASS program for tests: answers from files, logs every prompt it gets."""
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pexpect
 import pytest
 from gitserver import GitServer
-from support import PASSPHRASE, Askpass, Env, User
+from support import PASSPHRASE, Askpass, Env, User, helped_clone
 
 from git_credential_sagemaker.credential.store import SETTINGS, Store
 from git_credential_sagemaker.errors import WrongPassphrase
@@ -381,10 +381,7 @@ def clone(user: User, git_server: GitServer) -> tuple[Path, str, str]:
     git_server.allow(name, token)
     url = git_server.create_repo(f"repo-{name}")
     work = user.root / "work"
-    path = str(git_server.repo_path(f"repo-{name}"))
-    assert user.run(["git", "clone", "-q", path, str(work)]).returncode == 0
-    assert user.run(["git", "remote", "set-url", "origin", url], cwd=work).returncode == 0
-    (user.home / ".gitconfig").write_text("[credential]\n\thelper = sagemaker\n")
+    helped_clone(user, git_server.repo_path(f"repo-{name}"), url, work)
     return work, name, token
 
 

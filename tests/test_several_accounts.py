@@ -15,7 +15,7 @@ from typing import NamedTuple
 import pexpect
 import pytest
 from gitserver import GitServer
-from support import PASSPHRASE, Askpass, User
+from support import PASSPHRASE, Askpass, User, helped_clone
 
 APP = "git-credential-sagemaker"
 
@@ -39,10 +39,7 @@ def team(user: User, git_server: GitServer) -> Iterator[Team]:
         user.approve(f"protocol=http\nhost={host}\nusername={name}\npassword={token}\n")
     url = git_server.create_repo(f"shared-{alice}")
     work = user.root / "work"
-    bare = str(git_server.repo_path(f"shared-{alice}"))
-    assert user.run(["git", "clone", "-q", bare, str(work)]).returncode == 0
-    assert user.run(["git", "remote", "set-url", "origin", url], cwd=work).returncode == 0
-    (user.home / ".gitconfig").write_text("[credential]\n\thelper = sagemaker\n")
+    helped_clone(user, git_server.repo_path(f"shared-{alice}"), url, work)
     yield Team(user, git_server, work, alice, bob, host)
 
 
